@@ -1,0 +1,140 @@
+// lrnn-train CONFIG.yaml [--out DIR] [--set key.path=value]... [--resume CKPT] [--threads N]
+// Exit codes: 0 finished, 1 the run failed (diverged, I/O error), 2 bad usage, config or input,
+// 130 / 143 interrupted by SIGINT / SIGTERM after writing a checkpoint.
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+
+#include "lrnn/core/errors.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/train/trainer.hpp"
+
+namespace {
+
+std::atomic<bool> g_stop{false};
+volatile std::sig_atomic_t g_signal = 0;
+
+extern "C" void on_signal(int sig) {
+  if (g_stop.load()) std::_Exit(128 + sig);  // a second interrupt: leave at once
+  g_signal = sig;
+  g_stop.store(true);
+}
+
+void set_up_logging(const std::string& log_path) {
+  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_path);
+  auto logger = std::make_shared<spdlog::logger>("lrnn", spdlog::sinks_init_list{console, file});
+  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+std::string format_duration(double s) {
+  const auto total = static_cast<long>(s + 0.5);
+  return fmt::format("{}:{:02d}:{:02d}", total / 3600, (total / 60) % 60, total % 60);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Train a low-rank RNN (Mastrogiuseppe & Ostojic 2018) on the contextual switch task.",
+      "lrnn-train"};
+  std::string config_path;
+  std::string out_dir;
+  std::vector<std::string> overrides;
+  std::string resume;
+  int threads = 0;
+  app.add_option("config", config_path, "YAML config (see configs/default.yaml)")->required();
+  app.add_option("--out", out_dir, "run directory (overrides output.dir)");
+  app.add_option("--set", overrides,
+                 "override a config key, e.g. --set training.learning_rate=0.01")
+      ->type_name("KEY=VALUE");
+  app.add_option("--resume", resume, "continue exactly from this checkpoint of the same config");
+  app.add_option("--threads", threads, "threads (default: training.threads, else all cores)")
+      ->check(CLI::PositiveNumber);
+  app.footer(
+      "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
+      "130/143 interrupted (a checkpoint is written first; resume with --resume).");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : 2;
+  }
+
+  lrnn::Config config;
+  lrnn::RunDir run;
+  try {
+    if (!out_dir.empty()) overrides.push_back("output.dir=" + out_dir);
+    config = lrnn::load_config(config_path, overrides);
+    run = lrnn::prepare_run_dir(config.output.dir);
+    set_up_logging(run.log());
+  } catch (const lrnn::Error& e) {
+    std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
+    return 2;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
+    return 2;
+  }
+
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  lrnn::TrainRunOptions options;
+  options.resume = resume;
+  options.threads = threads;
+  options.stop_requested = &g_stop;
+  options.on_step = [&](const lrnn::StepReport& r) {
+    const double rate = r.elapsed_s > 0 ? 1.0 / r.step_time_s : 0.0;
+    const double left = r.step_time_s * static_cast<double>(r.total_steps - r.step);
+    const std::string line = fmt::format(
+        "step {}/{}  loss {:.4f}  acc {:.3f}  |g| {:.3f}  lr {:.2e}  {:.2f} steps/s  "
+        "left {}",
+        r.step, r.total_steps, r.loss, r.accuracy, r.grad_norm, r.learning_rate, rate,
+        format_duration(left));
+    if (tty) {
+      std::fprintf(stderr, "\r\033[K%s", line.c_str());
+      if (r.step == r.total_steps || r.has_validation) std::fprintf(stderr, "\n");
+      std::fflush(stderr);
+    } else if (r.step % std::max<std::int64_t>(1, r.total_steps / 50) == 0 ||
+               r.step == r.total_steps) {
+      spdlog::info("{}", line);
+    }
+  };
+
+  try {
+    const lrnn::TrainSummary s = lrnn::train(config, run, options);
+    if (s.status == lrnn::TrainStatus::kInterrupted) {
+      spdlog::warn("{}", s.message);
+      return 128 + static_cast<int>(g_signal);
+    }
+    const auto& v = s.final_validation;
+    spdlog::info("done: {} steps in {:.1f} s ({:.1f} s in training steps)", s.steps_done,
+                 s.wall_time_s, s.step_time_s);
+    spdlog::info(
+        "final validation: loss {:.4f}, accuracy {:.4f} (context 1 {:.4f}, context 2 "
+        "{:.4f}); best loss {:.4f} at step {}",
+        v.loss, v.accuracy, v.accuracy_ctx[0], v.accuracy_ctx[1], s.best_val_loss, s.best_step);
+    spdlog::info("outputs in {}: final.h5, best.h5, metrics.jsonl, checkpoints/", run.root);
+    return 0;
+  } catch (const lrnn::ConfigError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const lrnn::InputError& e) {
+    spdlog::error("{}", e.what());
+    return 2;
+  } catch (const lrnn::NumericalError& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    spdlog::error("{}", e.what());
+    return 1;
+  }
+}

@@ -1,0 +1,51 @@
+// Forward Euler with backpropagation through time: the exact gradient of the discrete loss.
+//
+//   x_{k+1} = x_k + α (-x_k + g C phi_k + M kappa_k + B u_k),   α = dt / tau,
+//   phi_k = tanh(x_k),  kappa_k = nᵀ phi_k / N,  y_k = wᵀ phi_k / N + b,
+//   ȳ = (1/m) Σ_{k = K-m+1}^{K} y_k.
+//
+// Backward, with a_k = dL/dx_k:
+//   a_k = (1 - α) a_{k+1} + α phi'_k ⊙ (g Cᵀ a_{k+1} + n Mᵀ a_{k+1} / N) + [k in W] phi'_k ⊙ w
+//   dy_kᵀ/N dL/dM += α a_{k+1} kappa_kᵀ,  dL/dn += α phi_k (Mᵀ a_{k+1})ᵀ / N,  dL/dB += α a_{k+1}
+//   u_kᵀ, dL/dw += Σ_{k in W} phi_k dy_k / N,  dL/db += Σ_{k in W} Σ_trials dy_k,   dy_k = dL/dȳ /
+//   m.
+//
+// The tape holds phi_0 .. phi_K (phi' = 1 - phi²): N (K+1) B numbers. Buffers are sized on the
+// first call for a shape and reused; the time loops allocate nothing.
+#pragma once
+
+#include "lrnn/integrate/gradient_method.hpp"
+
+namespace lrnn {
+
+template <typename Scalar>
+class EulerBptt final : public GradientMethod<Scalar> {
+ public:
+  explicit EulerBptt(const TimeGrid& grid) : grid_(grid) {}
+
+  void forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+               Eigen::Ref<VecX<Scalar>> y_bar) override;
+  void backward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                const Eigen::Ref<const VecX<Scalar>>& dL_dybar, Params<Scalar>& grad) override;
+  SolveStats stats() const override { return stats_; }
+
+ private:
+  void reserve(const Dims& d, Index n_trials);
+  auto phi(Index k) { return tape_.middleCols(k * n_trials_, n_trials_); }
+
+  TimeGrid grid_;
+  Index n_trials_ = 0;
+  Dims dims_;
+  MatX<Scalar> tape_;     ///< N x ((K+1) B): phi_0 .. phi_K
+  MatX<Scalar> x_;        ///< N x B state
+  MatX<Scalar> drive_;    ///< N x B: g C phi + [M B] z, then the backward drive
+  MatX<Scalar> z_;        ///< (R + d_in) x B: [kappa_k; u_k]
+  MatX<Scalar> MB_;       ///< N x (R + d_in): [M, B] side by side
+  MatX<Scalar> a_;        ///< N x B adjoint dL/dx
+  MatX<Scalar> v_;        ///< R x B: Mᵀ a
+  MatX<Scalar> dMB_;      ///< N x (R + d_in): dL/d[M, B]
+  RowVecX<Scalar> ysum_;  ///< 1 x B: Σ_W wᵀ phi_k
+  SolveStats stats_;
+};
+
+}  // namespace lrnn

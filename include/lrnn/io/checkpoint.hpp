@@ -1,0 +1,65 @@
+// HDF5 checkpoints (DESIGN.md section 5), readable with h5py, MATLAB and Julia:
+//   /params/M (N x R)  /params/n (N x R)  /params/B (N x d_in)  /params/w (N)  /params/b (scalar)
+//   /fixed/C (N x N)
+//   /optimizer/m/<group>, /optimizer/v/<group> (shaped like the parameter), /optimizer/step
+//   attributes on /: format_version, g, tau, N, R, d_in, step, seed, precision, config_yaml,
+//                    best_val_loss, best_step, nan_skips
+// Matrices are stored row-major as h5py shows them: element [i, j] of M is unit i, rank j.
+// Writes are atomic: a temporary file in the same directory is written, flushed, fsync'ed and
+// renamed over the target, so a crash never leaves a torn checkpoint.
+#pragma once
+
+#include <cstdint>
+#include <limits>
+#include <string>
+
+#include "lrnn/model/network.hpp"
+#include "lrnn/optim/adam.hpp"
+
+namespace lrnn {
+
+inline constexpr int kCheckpointFormatVersion = 1;
+
+/// Run state stored next to the parameters.
+struct CheckpointMeta {
+  std::int64_t step = 0;  ///< optimizer updates taken when the checkpoint was written
+  std::uint64_t seed = 0;
+  Precision precision = Precision::kFloat32;
+  std::string config_yaml;  ///< the resolved config, as written to the run directory
+  double best_val_loss = std::numeric_limits<double>::infinity();  ///< for best.h5 on resume
+  std::int64_t best_step = -1;
+  std::int64_t nan_skips = 0;  ///< batches dropped by training.on_nan: skip
+};
+
+/// What the attributes say, read without loading the arrays.
+struct CheckpointInfo {
+  int format_version = 0;
+  Dims dims;
+  double g = 0.0;
+  double tau = 0.0;
+  CheckpointMeta meta;
+};
+
+/// Writes atomically. Throws IoError naming the file on failure; the previous file at `path`,
+/// if any, is left intact.
+template <typename Scalar>
+void save_checkpoint(const std::string& path, const Network<Scalar>& net,
+                     const AdamState<Scalar>& adam, const CheckpointMeta& meta);
+
+/// Reads and checks the attributes. Throws IoError if the file is missing, not HDF5, of a newer
+/// format_version, or lacks an attribute.
+CheckpointInfo read_checkpoint_info(const std::string& path);
+
+template <typename Scalar>
+struct LoadedCheckpoint {
+  CheckpointInfo info;
+  Network<Scalar> net;
+  AdamState<Scalar> adam;
+};
+
+/// Loads everything, converting to Scalar. Throws IoError naming the file and dataset if a dataset
+/// is missing, has the wrong shape, or holds NaN/Inf parameters.
+template <typename Scalar>
+LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path);
+
+}  // namespace lrnn

@@ -1,0 +1,57 @@
+// The contextual switch task of Mastrogiuseppe & Ostojic (2018), DESIGN.md section 2.
+//
+// Channels: 0, 1 = stimuli s1, s2 (0 before T_burn, then σ_i a_i + offset_i + ξ_i(t));
+//           2, 3 = context cues (gamma_on for the active context, gamma_off for the other).
+// Target: σ_k of the stimulus named by context k, as ±1 (pm1) or {0, 1} (binary).
+// Every trial is a pure function of (seed, split, index) through Philox.
+#pragma once
+
+#include <cstdint>
+
+#include "lrnn/io/config.hpp"
+#include "lrnn/task/time_grid.hpp"
+#include "lrnn/task/trial_source.hpp"
+
+namespace lrnn {
+
+/// The draws that define one trial, before they are laid out on the grid.
+struct TrialSpec {
+  int context = 1;              ///< 1 or 2
+  int sigma[2] = {1, 1};        ///< stimulus signs
+  double strength[2] = {0, 0};  ///< a_i: stim_mean_abs or one of the coherences
+  double offset[2] = {0, 0};    ///< per-trial offsets N(0, stim_std²)
+  double label = 1.0;           ///< ±1 or {0, 1}
+};
+
+class ContextSwitchTask final : public TrialSource {
+ public:
+  /// Trial counts per split: n_train, n_val, n_test.
+  ContextSwitchTask(const TaskOptions& task, double dt, std::uint64_t seed, std::int64_t n_train,
+                    std::int64_t n_val, std::int64_t n_test);
+
+  std::int64_t size(Split split) const override;
+  Index d_in() const override { return 4; }
+  Index n_steps() const override { return grid_.K; }
+  const TimeGrid& grid() const { return grid_; }
+
+  void fill(Split split, const std::int64_t* indices, Index count,
+            TrialBatch<float>& out) const override;
+  void fill(Split split, const std::int64_t* indices, Index count,
+            TrialBatch<double>& out) const override;
+
+  /// The draws of one trial (exposed for tests).
+  TrialSpec spec(Split split, std::int64_t index) const;
+
+ private:
+  template <typename Scalar>
+  void fill_impl(Split split, const std::int64_t* indices, Index count,
+                 TrialBatch<Scalar>& out) const;
+
+  TaskOptions task_;
+  TimeGrid grid_;
+  std::uint64_t seed_;
+  std::int64_t sizes_[3];
+  Index noise_steps_ = 1;  ///< grid steps per noise interval, noise_dt / dt
+};
+
+}  // namespace lrnn

@@ -1,0 +1,33 @@
+// Where trials come from: the contextual switch generator, or (later) a trials file. The trainer
+// and the evaluator only see this interface.
+#pragma once
+
+#include <cstdint>
+
+#include "lrnn/task/trial_batch.hpp"
+
+namespace lrnn {
+
+enum class Split { kTrain = 0, kValidation = 1, kTest = 2 };
+const char* to_string(Split s);
+
+class TrialSource {
+ public:
+  virtual ~TrialSource() = default;
+
+  /// Trials available in a split (a generator has as many as the config asks for).
+  virtual std::int64_t size(Split split) const = 0;
+  /// Input channels of every trial.
+  virtual Index d_in() const = 0;
+  /// Steps K of every trial.
+  virtual Index n_steps() const = 0;
+
+  /// Fills `out` with the trials whose indices within `split` are `indices[0..count)`.
+  /// Each trial depends only on (split, index): never on the batch it is in.
+  virtual void fill(Split split, const std::int64_t* indices, Index count,
+                    TrialBatch<float>& out) const = 0;
+  virtual void fill(Split split, const std::int64_t* indices, Index count,
+                    TrialBatch<double>& out) const = 0;
+};
+
+}  // namespace lrnn

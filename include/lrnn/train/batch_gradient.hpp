@@ -1,0 +1,62 @@
+// Loss and gradient of one batch, split by trials over threads: each thread solves its own block
+// of trials with its own gradient method and buffers, then the blocks' gradients are summed in a
+// fixed order (so a run is bit-for-bit reproducible for a given thread count). This is the one
+// place where gradients are summed; a multi-process run adds its reduction here.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "lrnn/integrate/gradient_method.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/task/trial_source.hpp"
+#include "lrnn/train/loss.hpp"
+
+namespace lrnn {
+
+template <typename Scalar>
+class BatchGradient {
+ public:
+  struct Result {
+    double loss = 0.0;  ///< mean window loss over the trials given
+    MetricsAccumulator metrics{LabelType::kPm1};
+    SolveStats stats;  ///< summed over blocks
+  };
+
+  /// `threads` blocks at most; each block gets a contiguous run of the trials.
+  BatchGradient(const IntegratorOptions& integrator, const TimeGrid& grid, LabelType label_type,
+                int threads);
+
+  /// Loss over the trials `indices[0..count)` of `split`, and its gradient into `grad`
+  /// (overwritten). The loss is normalised by `n_total` trials, so that blocks of one batch
+  /// computed elsewhere add up to the batch mean.
+  Result loss_and_gradient(const Network<Scalar>& net, const TrialSource& source, Split split,
+                           const std::int64_t* indices, Index count, double n_total,
+                           Params<Scalar>& grad);
+
+  /// Forward only: loss and accuracy of the trials.
+  Result evaluate(const Network<Scalar>& net, const TrialSource& source, Split split,
+                  const std::int64_t* indices, Index count);
+
+  int threads() const { return static_cast<int>(blocks_.size()); }
+
+ private:
+  struct Block {
+    std::unique_ptr<GradientMethod<Scalar>> method;
+    TrialBatch<Scalar> batch;
+    Params<Scalar> grad;
+    VecX<Scalar> y_bar;
+    VecX<Scalar> dL_dybar;
+    double loss = 0.0;
+    MetricsAccumulator metrics{LabelType::kPm1};
+  };
+  template <typename Work>
+  Result run(const Network<Scalar>& net, const TrialSource& source, Split split,
+             const std::int64_t* indices, Index count, Work&& work);
+
+  LabelType label_type_;
+  std::vector<Block> blocks_;
+};
+
+}  // namespace lrnn

@@ -1,0 +1,88 @@
+// The training loop of DESIGN.md section 4: Adam on the window loss over batches of generated
+// trials, validation, checkpoints, metrics.jsonl, and exact resume.
+//
+// Run directory: config.yaml, metrics.jsonl, train.log (written by the app's logger),
+// checkpoints/step_NNNNNN.h5 (step_000000.h5 is the untrained network), best.h5 (lowest validation
+// loss), final.h5.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "lrnn/integrate/gradient_method.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/task/trial_source.hpp"
+#include "lrnn/train/loss.hpp"
+
+namespace lrnn {
+
+/// Paths of a run directory.
+struct RunDir {
+  std::string root;
+  std::string config() const { return root + "/config.yaml"; }
+  std::string metrics() const { return root + "/metrics.jsonl"; }
+  std::string log() const { return root + "/train.log"; }
+  std::string checkpoints() const { return root + "/checkpoints"; }
+  std::string step_checkpoint(std::int64_t step) const;
+  std::string best() const { return root + "/best.h5"; }
+  std::string final() const { return root + "/final.h5"; }
+};
+
+/// Creates the run directory and checkpoints/, and proves they can be written (before any
+/// training starts). Throws IoError naming the directory otherwise.
+RunDir prepare_run_dir(const std::string& dir);
+
+/// What the trainer reports after each step (for progress lines).
+struct StepReport {
+  std::int64_t step = 0;  ///< steps done, 1-based
+  std::int64_t total_steps = 0;
+  double loss = 0.0;       ///< training batch loss
+  double accuracy = 0.0;   ///< training batch accuracy
+  double grad_norm = 0.0;  ///< before clipping
+  double learning_rate = 0.0;
+  double step_time_s = 0.0;  ///< wall seconds of this step
+  double elapsed_s = 0.0;    ///< wall seconds since the run (or resume) started
+  bool skipped = false;      ///< dropped by on_nan: skip
+  bool has_validation = false;
+  TaskMetrics validation;
+  SolveStats stats;
+};
+
+struct TrainRunOptions {
+  std::string resume;  ///< checkpoint to continue from; empty for a fresh run
+  int threads = 0;     ///< 0: training.threads, and if that is 0 too, all cores
+  /// Polled between steps; when it becomes true the trainer writes a checkpoint and returns.
+  const std::atomic<bool>* stop_requested = nullptr;
+  std::function<void(const StepReport&)> on_step;  ///< called after every step
+  /// Trials to train and validate on instead of the config's generator (not owned). Its grid
+  /// must match the config's (K = T / dt steps, rnn.d_in channels).
+  const TrialSource* trials = nullptr;
+};
+
+enum class TrainStatus { kCompleted, kInterrupted };
+
+struct TrainSummary {
+  TrainStatus status = TrainStatus::kCompleted;
+  std::string message;
+  std::int64_t steps_done = 0;
+  std::int64_t total_steps = 0;
+  double wall_time_s = 0.0;  ///< whole run, including validation and checkpoints
+  double step_time_s = 0.0;  ///< of which the training steps themselves
+  TaskMetrics final_validation;
+  double best_val_loss = 0.0;
+  std::int64_t best_step = -1;
+  std::int64_t nan_skips = 0;
+  std::string last_checkpoint;
+};
+
+/// Trains from `config` into `run_dir`. Throws ConfigError / IoError for bad input (including a
+/// --resume checkpoint that does not match the config), NumericalError when the loss or gradient
+/// turns NaN/Inf with training.on_nan = stop (the last good checkpoint stays on disk).
+TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options);
+
+/// The number of threads a run uses: requested, else all cores.
+int resolve_threads(int requested);
+
+}  // namespace lrnn

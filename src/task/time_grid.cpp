@@ -1,0 +1,34 @@
+#include "lrnn/task/time_grid.hpp"
+
+#include <cmath>
+#include <string>
+
+#include "lrnn/core/errors.hpp"
+#include "lrnn/io/config.hpp"
+
+namespace lrnn {
+
+Index whole_steps(double x, double dt) {
+  const double q = x / dt;
+  const double r = std::round(q);
+  if (std::abs(q - r) > 1e-9 * std::max(1.0, std::abs(q))) return -1;
+  return static_cast<Index>(r);
+}
+
+TimeGrid make_time_grid(const TaskOptions& task, double dt) {
+  TimeGrid grid;
+  grid.dt = dt;
+  grid.T = task.T();
+  grid.T_burn = task.T_burn;
+  grid.T_avg = task.T_avg;
+  grid.K = whole_steps(grid.T, dt);
+  grid.k_burn = whole_steps(task.T_burn, dt);
+  grid.m_window = whole_steps(task.T_avg, dt);
+  if (grid.K <= 0 || grid.k_burn < 0 || grid.m_window <= 0 || grid.m_window > grid.K) {
+    throw ConfigError("integrator.dt = " + std::to_string(dt) +
+                      ": T, T_burn and T_avg must be positive whole numbers of steps");
+  }
+  return grid;
+}
+
+}  // namespace lrnn

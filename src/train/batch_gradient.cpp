@@ -1,0 +1,92 @@
+#include "lrnn/train/batch_gradient.hpp"
+
+#include <omp.h>
+
+#include <exception>
+
+namespace lrnn {
+
+template <typename Scalar>
+BatchGradient<Scalar>::BatchGradient(const IntegratorOptions& integrator, const TimeGrid& grid,
+                                     LabelType label_type, int threads)
+    : label_type_(label_type) {
+  blocks_.resize(static_cast<std::size_t>(std::max(1, threads)));
+  for (Block& b : blocks_) {
+    b.method = make_gradient_method<Scalar>(integrator, grid);
+    b.metrics = MetricsAccumulator(label_type);
+  }
+}
+
+template <typename Scalar>
+template <typename Work>
+typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(const Network<Scalar>& net,
+                                                                  const TrialSource& source,
+                                                                  Split split,
+                                                                  const std::int64_t* indices,
+                                                                  Index count, Work&& work) {
+  const Index n_blocks = std::min<Index>(static_cast<Index>(blocks_.size()), count);
+  std::exception_ptr error;
+#pragma omp parallel for num_threads(static_cast <int>(n_blocks)) schedule(static, 1)
+  for (Index i = 0; i < n_blocks; ++i) {
+    try {
+      Block& b = blocks_[static_cast<std::size_t>(i)];
+      const Index first = i * count / n_blocks;
+      const Index last = (i + 1) * count / n_blocks;
+      source.fill(split, indices + first, last - first, b.batch);
+      b.y_bar.resize(last - first);
+      b.method->forward(net, b.batch, b.y_bar);
+      b.metrics = MetricsAccumulator(label_type_);
+      b.metrics.add(b.y_bar, b.batch.target, b.batch.context);
+      work(b);
+    } catch (...) {
+#pragma omp critical(lrnn_batch_error)
+      if (!error) error = std::current_exception();
+    }
+  }
+  if (error) std::rethrow_exception(error);
+  Result r;
+  r.metrics = MetricsAccumulator(label_type_);
+  for (Index i = 0; i < n_blocks; ++i) {
+    const Block& b = blocks_[static_cast<std::size_t>(i)];
+    r.loss += b.loss;
+    r.metrics.merge(b.metrics);
+    r.stats += b.method->stats();
+  }
+  return r;
+}
+
+template <typename Scalar>
+typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::loss_and_gradient(
+    const Network<Scalar>& net, const TrialSource& source, Split split, const std::int64_t* indices,
+    Index count, double n_total, Params<Scalar>& grad) {
+  Result r = run(net, source, split, indices, count, [&](Block& b) {
+    b.loss = batch_loss(label_type_, b.y_bar, b.batch.target, n_total, &b.dL_dybar);
+    if (b.grad.dims() != net.dims()) b.grad = Params<Scalar>(net.dims());
+    b.grad.set_zero();
+    b.method->backward(net, b.batch, b.dL_dybar, b.grad);
+  });
+  // The sum over blocks, in block order.
+  if (grad.dims() != net.dims()) grad = Params<Scalar>(net.dims());
+  grad.set_zero();
+  const Index n_blocks = std::min<Index>(static_cast<Index>(blocks_.size()), count);
+  for (Index i = 0; i < n_blocks; ++i)
+    grad.flat() += blocks_[static_cast<std::size_t>(i)].grad.flat();
+  return r;
+}
+
+template <typename Scalar>
+typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::evaluate(const Network<Scalar>& net,
+                                                                       const TrialSource& source,
+                                                                       Split split,
+                                                                       const std::int64_t* indices,
+                                                                       Index count) {
+  return run(net, source, split, indices, count, [&](Block& b) {
+    b.loss = batch_loss<Scalar>(label_type_, b.y_bar, b.batch.target, static_cast<double>(count),
+                                nullptr);
+  });
+}
+
+template class BatchGradient<float>;
+template class BatchGradient<double>;
+
+}  // namespace lrnn

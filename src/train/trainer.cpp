@@ -1,0 +1,392 @@
+#include "lrnn/train/trainer.hpp"
+
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
+
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <thread>
+#include <vector>
+
+#include "lrnn/core/errors.hpp"
+#include "lrnn/core/random.hpp"
+#include "lrnn/io/checkpoint.hpp"
+#include "lrnn/io/metrics_log.hpp"
+#include "lrnn/optim/adam.hpp"
+#include "lrnn/optim/schedule.hpp"
+#include "lrnn/task/context_switch.hpp"
+#include "lrnn/train/batch_gradient.hpp"
+
+namespace lrnn {
+
+namespace fs = std::filesystem;
+
+std::string RunDir::step_checkpoint(std::int64_t step) const {
+  return fmt::format("{}/step_{:06d}.h5", checkpoints(), step);
+}
+
+RunDir prepare_run_dir(const std::string& dir) {
+  RunDir run{dir};
+  std::error_code ec;
+  fs::create_directories(run.checkpoints(), ec);
+  if (ec) throw IoError(dir + ": cannot create the run directory: " + ec.message());
+  // Creating a directory can succeed where writing into it fails (read-only mounts, quotas).
+  const std::string probe = run.checkpoints() + "/.write_test";
+  {
+    std::ofstream out(probe);
+    out << "ok\n";
+    out.flush();
+    if (!out) throw IoError(dir + ": the run directory is not writable");
+  }
+  fs::remove(probe, ec);
+  return run;
+}
+
+int resolve_threads(int requested) {
+  if (requested > 0) return requested;
+  const unsigned hw = std::thread::hardware_concurrency();
+  return hw > 0 ? static_cast<int>(hw) : 1;
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point t0) {
+  return std::chrono::duration<double>(Clock::now() - t0).count();
+}
+
+GroupMask mask_from(const TrainingOptions& t) {
+  GroupMask m;
+  m[Group::kM] = t.train_M;
+  m[Group::kN] = t.train_N;
+  m[Group::kB] = t.train_B;
+  m[Group::kW] = t.train_w;
+  m[Group::kBias] = t.train_b;
+  return m;
+}
+
+// The config's YAML with output.dir set to a common value: a resumed run may write elsewhere.
+std::string comparable_yaml(Config c) {
+  c.output.dir = "-";
+  return to_yaml(c);
+}
+
+// The first line at which two YAML texts differ, for a message a user can act on.
+std::string first_difference(const std::string& a, const std::string& b) {
+  std::istringstream sa(a), sb(b);
+  std::string la, lb;
+  while (true) {
+    const bool ga = static_cast<bool>(std::getline(sa, la));
+    const bool gb = static_cast<bool>(std::getline(sb, lb));
+    if (!ga && !gb) return "";
+    if (la != lb || ga != gb) return "'" + la + "' in the checkpoint vs '" + lb + "' now";
+  }
+}
+
+template <typename Scalar>
+bool all_finite(const Params<Scalar>& p) {
+  return p.flat().allFinite();
+}
+
+// The first group of p that holds NaN or Inf.
+template <typename Scalar>
+std::string_view bad_group(const Params<Scalar>& p) {
+  for (Group g : kAllGroups) {
+    if (!p.segment(g).allFinite()) return group_name(g);
+  }
+  return "";
+}
+
+template <typename Scalar>
+class Trainer {
+ public:
+  Trainer(const Config& config, const RunDir& run, const TrainRunOptions& options)
+      : config_(config),
+        run_(run),
+        options_(options),
+        grid_(make_time_grid(config.task, config.integrator.dt)),
+        task_(make_source(config, options)),
+        threads_(resolve_threads(options.threads > 0 ? options.threads : config.training.threads)),
+        batch_grad_(config.integrator, grid_, config.task.label_type, threads_),
+        mask_(mask_from(config.training)),
+        total_steps_(config.training.total_steps()),
+        steps_per_epoch_(config.training.n_train_trials / config.training.batch_size) {
+    adam_options_.beta1 = config.training.adam_beta1;
+    adam_options_.beta2 = config.training.adam_beta2;
+    adam_options_.eps = config.training.adam_eps;
+    meta_.seed = config.training.seed;
+    meta_.precision = config.training.precision;
+    meta_.config_yaml = to_yaml(config);
+  }
+
+  // The config's generator, unless the caller brings its own trials.
+  static std::unique_ptr<TrialSource> make_source(const Config& c, const TrainRunOptions& o) {
+    if (o.trials != nullptr) return nullptr;
+    return std::make_unique<ContextSwitchTask>(c.task, c.integrator.dt, c.training.seed,
+                                               c.training.n_train_trials, c.training.n_val_trials,
+                                               0);
+  }
+
+  const TrialSource& source() const { return options_.trials ? *options_.trials : *task_; }
+
+  void check_source() const {
+    const TrialSource& s = source();
+    if (s.n_steps() != grid_.K || s.d_in() != config_.rnn.d_in) {
+      throw InputError(fmt::format(
+          "the trials have {} steps of {} channels; the config asks for {} steps (T / dt) of {} "
+          "(rnn.d_in)",
+          s.n_steps(), s.d_in(), grid_.K, config_.rnn.d_in));
+    }
+    if (s.size(Split::kTrain) < config_.training.n_train_trials ||
+        s.size(Split::kValidation) < config_.training.n_val_trials) {
+      throw InputError(fmt::format(
+          "the trials hold {} training and {} validation trials; the config asks for {} and {}",
+          s.size(Split::kTrain), s.size(Split::kValidation), config_.training.n_train_trials,
+          config_.training.n_val_trials));
+    }
+  }
+
+  TrainSummary run() {
+    check_source();
+    const auto t_start = Clock::now();
+    start();
+    TrainSummary summary;
+    summary.total_steps = total_steps_;
+    MetricsLog log(run_.metrics(), options_.resume.empty() ? -1 : meta_.step);
+    const auto& t = config_.training;
+    std::vector<std::int64_t> order;
+    std::int64_t order_epoch = -1;
+    double step_seconds = 0.0;
+
+    while (meta_.step < total_steps_) {
+      if (options_.stop_requested && options_.stop_requested->load()) {
+        const std::string path = save_step_checkpoint();
+        summary.status = TrainStatus::kInterrupted;
+        summary.message =
+            fmt::format("interrupted at step {}; resume with --resume {}", meta_.step, path);
+        break;
+      }
+      const std::int64_t s = meta_.step;
+      const std::int64_t epoch = s / steps_per_epoch_;
+      if (epoch != order_epoch) {
+        order = epoch_order(epoch);
+        order_epoch = epoch;
+      }
+      const std::int64_t* indices = order.data() + (s % steps_per_epoch_) * t.batch_size;
+      const double lr = learning_rate_at(t, s, total_steps_);
+
+      const auto t_step = Clock::now();
+      auto r = batch_grad_.loss_and_gradient(net_, source(), Split::kTrain, indices, t.batch_size,
+                                             static_cast<double>(t.batch_size), grad_);
+      StepReport rep;
+      rep.step = s + 1;
+      rep.total_steps = total_steps_;
+      rep.loss = r.loss;
+      rep.accuracy = r.metrics.result().accuracy;
+      rep.learning_rate = lr;
+      rep.stats = r.stats;
+      const bool finite = std::isfinite(r.loss) && all_finite(grad_);
+      if (!finite) {
+        const std::string what =
+            !std::isfinite(r.loss)
+                ? fmt::format("the loss is {}", std::isnan(r.loss) ? "NaN" : "Inf")
+                : fmt::format("the gradient of {} holds NaN or Inf", bad_group(grad_));
+        if (t.on_nan == OnNan::kStop) {
+          throw NumericalError(fmt::format(
+              "step {}: {}; stopping (training.on_nan = stop). The last good checkpoint is {}",
+              s + 1, what, last_checkpoint_));
+        }
+        ++meta_.nan_skips;
+        rep.skipped = true;
+        spdlog::warn("step {}: {}; batch skipped (training.on_nan = skip, {} so far)", s + 1, what,
+                     meta_.nan_skips);
+      } else {
+        const double penalty = add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
+        rep.loss += penalty;
+        rep.grad_norm = clip_grad_norm(grad_, mask_, t.grad_clip);
+        adam_update(net_.theta, grad_, adam_, adam_options_, mask_, lr);
+      }
+      meta_.step = s + 1;
+      rep.step_time_s = seconds_since(t_step);
+      step_seconds += rep.step_time_s;
+
+      if (meta_.step % t.eval_every == 0 || meta_.step == total_steps_) {
+        rep.has_validation = true;
+        rep.validation = validate();
+        if (rep.validation.loss < meta_.best_val_loss) {
+          meta_.best_val_loss = rep.validation.loss;
+          meta_.best_step = meta_.step;
+          save(run_.best());
+        }
+        summary.final_validation = rep.validation;
+      }
+      write_metrics(log, rep);
+      if (meta_.step % t.save_every == 0 || meta_.step == total_steps_) save_step_checkpoint();
+      rep.elapsed_s = seconds_since(t_start);
+      if (options_.on_step) options_.on_step(rep);
+    }
+    if (meta_.step >= total_steps_) {
+      save(run_.final());
+      summary.message = fmt::format("finished {} steps", meta_.step);
+    }
+    summary.steps_done = meta_.step;
+    summary.wall_time_s = seconds_since(t_start);
+    summary.step_time_s = step_seconds;
+    summary.best_val_loss = meta_.best_val_loss;
+    summary.best_step = meta_.best_step;
+    summary.nan_skips = meta_.nan_skips;
+    summary.last_checkpoint = last_checkpoint_;
+    return summary;
+  }
+
+ private:
+  void start() {
+    const std::string resolved = comparable_yaml(config_);
+    if (options_.resume.empty()) {
+      net_ = init_network<Scalar>(config_.rnn, config_.training.seed);
+      adam_ = AdamState<Scalar>(net_.theta.layout().total());
+      write_text(run_.config(), to_yaml(config_));
+      save_step_checkpoint();  // step_000000.h5: the untrained network
+      spdlog::info("training {} steps ({} trials/batch, {} threads, {}) into {}", total_steps_,
+                   config_.training.batch_size, threads_, to_string(config_.training.precision),
+                   run_.root);
+      return;
+    }
+    LoadedCheckpoint<Scalar> ck;
+    Config saved;
+    try {
+      ck = load_checkpoint<Scalar>(options_.resume);
+      saved = parse_config(ck.info.meta.config_yaml, options_.resume + ":/config_yaml");
+    } catch (const IoError& e) {
+      throw InputError(e.what());
+    } catch (const ConfigError& e) {
+      throw InputError(options_.resume + ": the stored config_yaml does not load: " + e.what());
+    }
+    const std::string diff = first_difference(comparable_yaml(saved), resolved);
+    if (!diff.empty()) {
+      throw InputError(options_.resume +
+                       ": the checkpoint was written with another config: " + diff);
+    }
+    if (ck.info.meta.precision != config_.training.precision) {
+      throw InputError(options_.resume + ": precision differs from training.precision");
+    }
+    net_ = std::move(ck.net);
+    adam_ = std::move(ck.adam);
+    meta_.step = ck.info.meta.step;
+    meta_.best_val_loss = ck.info.meta.best_val_loss;
+    meta_.best_step = ck.info.meta.best_step;
+    meta_.nan_skips = ck.info.meta.nan_skips;
+    last_checkpoint_ = options_.resume;
+    write_text(run_.config(), to_yaml(config_));
+    spdlog::info("resuming from {} at step {} of {}", options_.resume, meta_.step, total_steps_);
+  }
+
+  // Epoch e visits the training trials in a random order keyed by (seed, e): Fisher-Yates.
+  std::vector<std::int64_t> epoch_order(std::int64_t epoch) const {
+    std::vector<std::int64_t> order(static_cast<std::size_t>(config_.training.n_train_trials));
+    std::iota(order.begin(), order.end(), 0);
+    Philox rng(config_.training.seed, Stream::kShuffle, static_cast<std::uint64_t>(epoch));
+    for (std::size_t i = order.size() - 1; i > 0; --i) {
+      std::swap(order[i], order[rng.below(i + 1)]);
+    }
+    return order;
+  }
+
+  TaskMetrics validate() {
+    const auto n_val = static_cast<std::int64_t>(config_.training.n_val_trials);
+    const std::int64_t chunk = config_.training.batch_size;
+    MetricsAccumulator acc(config_.task.label_type);
+    std::vector<std::int64_t> idx(static_cast<std::size_t>(chunk));
+    for (std::int64_t first = 0; first < n_val; first += chunk) {
+      const std::int64_t count = std::min(chunk, n_val - first);
+      std::iota(idx.begin(), idx.begin() + count, first);
+      auto r = batch_grad_.evaluate(net_, source(), Split::kValidation, idx.data(), count);
+      acc.merge(r.metrics);
+    }
+    const TaskMetrics m = acc.result();
+    spdlog::info(
+        "step {}: validation loss {:.4f}, accuracy {:.4f} (context 1 {:.4f}, context 2 "
+        "{:.4f}) on {} trials",
+        meta_.step, m.loss, m.accuracy, m.accuracy_ctx[0], m.accuracy_ctx[1], m.n);
+    return m;
+  }
+
+  void write_metrics(MetricsLog& log, const StepReport& r) {
+    JsonObject j;
+    j.add("step", r.step)
+        .add("loss", r.loss)
+        .add("accuracy", r.accuracy)
+        .add("grad_norm", r.grad_norm)
+        .add("lr", r.learning_rate)
+        .add("step_time_s", r.step_time_s)
+        .add("steps_accepted", r.stats.steps_accepted)
+        .add("steps_rejected", r.stats.steps_rejected)
+        .add("rhs_forward", r.stats.rhs_forward)
+        .add("rhs_backward", r.stats.rhs_backward);
+    if (r.skipped || meta_.nan_skips > 0)
+      j.add("skipped", r.skipped).add("nan_skips", meta_.nan_skips);
+    if (r.has_validation) {
+      j.add("val_loss", r.validation.loss)
+          .add("val_accuracy", r.validation.accuracy)
+          .add("val_accuracy_ctx1", r.validation.accuracy_ctx[0])
+          .add("val_accuracy_ctx2", r.validation.accuracy_ctx[1]);
+    }
+    log.write(j);
+  }
+
+  void save(const std::string& path) { save_checkpoint(path, net_, adam_, meta_); }
+
+  std::string save_step_checkpoint() {
+    const std::string path = run_.step_checkpoint(meta_.step);
+    save(path);
+    last_checkpoint_ = path;
+    return path;
+  }
+
+  static void write_text(const std::string& path, const std::string& text) {
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      out << text;
+      out.flush();
+      if (!out) throw IoError(path + ": cannot write");
+    }
+    std::error_code ec;
+    fs::rename(tmp, path, ec);
+    if (ec) throw IoError(path + ": cannot write: " + ec.message());
+  }
+
+  Config config_;
+  RunDir run_;
+  TrainRunOptions options_;
+  TimeGrid grid_;
+  std::unique_ptr<TrialSource> task_;  ///< the generator; null when options_.trials is given
+  int threads_;
+  BatchGradient<Scalar> batch_grad_;
+  GroupMask mask_;
+  AdamOptions adam_options_;
+  std::int64_t total_steps_;
+  std::int64_t steps_per_epoch_;
+  Network<Scalar> net_;
+  AdamState<Scalar> adam_;
+  Params<Scalar> grad_;
+  CheckpointMeta meta_;
+  std::string last_checkpoint_;
+};
+
+}  // namespace
+
+TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options) {
+  validate(config);
+  if (config.training.precision == Precision::kFloat64) {
+    return Trainer<double>(config, run_dir, options).run();
+  }
+  return Trainer<float>(config, run_dir, options).run();
+}
+
+}  // namespace lrnn

@@ -1,0 +1,544 @@
+#include <H5Cpp.h>
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <limits>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "lrnn/core/errors.hpp"
+#include "lrnn/io/checkpoint.hpp"
+
+namespace lrnn {
+namespace {
+
+namespace fs = std::filesystem;
+
+// Small but with N, R and d_in all different, so a transposed or mis-sized dataset cannot pass.
+constexpr Dims kDims{7, 3, 4};
+
+// Newlines, quotes and multi-byte UTF-8 (κ, τ, —, ✓) must survive the attribute unchanged.
+const std::string kConfigYaml =
+    "rnn:\n  N: 7\n  R: 3\n  tau: 1.5  # \xCE\xBA and \xCF\x84 \xE2\x80\x94 ok \xE2\x9C\x93\n"
+    "output:\n  dir: \"runs/x\"\n";
+
+// Values with long binary expansions, so any float<->double round trip on the way is visible.
+template <typename Scalar>
+Scalar value_at(Index k, double phase) {
+  return static_cast<Scalar>(std::sin(0.37 * static_cast<double>(k) + phase) / 3.0);
+}
+
+template <typename Scalar>
+Network<Scalar> make_network(Dims dims = kDims) {
+  Network<Scalar> net;
+  net.theta = Params<Scalar>(dims);
+  for (Index k = 0; k < net.theta.flat().size(); ++k)
+    net.theta.flat()[k] = value_at<Scalar>(k, 0.1);
+  net.C.resize(dims.N, dims.N);
+  for (Index k = 0; k < net.C.size(); ++k) net.C.data()[k] = value_at<Scalar>(k, 1.3);
+  net.g = 0.8;
+  net.tau = 1.5;
+  return net;
+}
+
+template <typename Scalar>
+AdamState<Scalar> make_adam(Dims dims = kDims) {
+  AdamState<Scalar> adam(ParamLayout(dims).total());
+  for (Index k = 0; k < adam.m.size(); ++k) {
+    adam.m[k] = value_at<Scalar>(k, 2.1);
+    adam.v[k] = value_at<Scalar>(k, 2.9) * value_at<Scalar>(k, 2.9);
+  }
+  adam.step = 123;
+  return adam;
+}
+
+CheckpointMeta make_meta(Precision precision) {
+  CheckpointMeta meta;
+  meta.step = 123;
+  meta.seed = 0xFEDCBA9876543210ULL;  // high bit set: must not pass through a signed type
+  meta.precision = precision;
+  meta.config_yaml = kConfigYaml;
+  meta.best_val_loss = 0.0123456789;
+  meta.best_step = 100;
+  meta.nan_skips = 3;
+  return meta;
+}
+
+template <typename Scalar>
+Precision precision_of() {
+  return std::is_same_v<Scalar, float> ? Precision::kFloat32 : Precision::kFloat64;
+}
+
+template <typename Scalar>
+void save_default(const std::string& path) {
+  save_checkpoint(path, make_network<Scalar>(), make_adam<Scalar>(),
+                  make_meta(precision_of<Scalar>()));
+}
+
+template <typename Derived, typename Other>
+bool bit_equal(const Eigen::MatrixBase<Derived>& a, const Eigen::MatrixBase<Other>& b) {
+  return a.rows() == b.rows() && a.cols() == b.cols() && (a.array() == b.array()).all();
+}
+
+::testing::AssertionResult contains(const std::string& text, const std::string& part) {
+  if (text.find(part) != std::string::npos) return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure() << "'" << text << "' does not contain '" << part << "'";
+}
+
+std::string read_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+}
+
+void write_bytes(const std::string& path, const std::string& bytes) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+}
+
+class CheckpointTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    static std::atomic<int> counter{0};
+    const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+    std::string name = std::string(info->test_suite_name()) + "_" + info->name();
+    for (char& c : name) {
+      if (c == '/') c = '_';
+    }
+    dir_ = fs::temp_directory_path() / ("lrnn_ckpt_" + std::to_string(::getpid()) + "_" +
+                                        std::to_string(counter++) + "_" + name);
+    fs::remove_all(dir_);
+    fs::create_directories(dir_);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    fs::remove_all(dir_, ec);
+  }
+
+  std::string file(const std::string& name) const { return (dir_ / name).string(); }
+
+  std::vector<std::string> listing() const {
+    std::vector<std::string> names;
+    for (const auto& entry : fs::directory_iterator(dir_)) {
+      names.push_back(entry.path().filename().string());
+    }
+    return names;
+  }
+
+  fs::path dir_;
+};
+
+template <typename Scalar>
+class CheckpointRoundTrip : public CheckpointTest {};
+using Scalars = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(CheckpointRoundTrip, Scalars);
+
+TYPED_TEST(CheckpointRoundTrip, RestoresEveryValueBitExactly) {
+  using Scalar = TypeParam;
+  const std::string path = this->file("ckpt.h5");
+  const Network<Scalar> net = make_network<Scalar>();
+  const AdamState<Scalar> adam = make_adam<Scalar>();
+  const CheckpointMeta meta = make_meta(precision_of<Scalar>());
+  save_checkpoint(path, net, adam, meta);
+
+  const LoadedCheckpoint<Scalar> loaded = load_checkpoint<Scalar>(path);
+  EXPECT_EQ(loaded.net.dims(), kDims);
+  EXPECT_TRUE(bit_equal(loaded.net.theta.flat(), net.theta.flat()));
+  EXPECT_TRUE(bit_equal(loaded.net.C, net.C));
+  EXPECT_EQ(loaded.net.g, net.g);
+  EXPECT_EQ(loaded.net.tau, net.tau);
+  EXPECT_TRUE(bit_equal(loaded.adam.m, adam.m));
+  EXPECT_TRUE(bit_equal(loaded.adam.v, adam.v));
+  EXPECT_EQ(loaded.adam.step, 123);
+
+  const CheckpointInfo& info = loaded.info;
+  EXPECT_EQ(info.format_version, kCheckpointFormatVersion);
+  EXPECT_EQ(info.dims, kDims);
+  EXPECT_EQ(info.g, 0.8);
+  EXPECT_EQ(info.tau, 1.5);
+  EXPECT_EQ(info.meta.step, meta.step);
+  EXPECT_EQ(info.meta.seed, meta.seed);
+  EXPECT_EQ(info.meta.precision, precision_of<Scalar>());
+  EXPECT_EQ(info.meta.config_yaml, kConfigYaml);
+  EXPECT_EQ(info.meta.best_val_loss, meta.best_val_loss);
+  EXPECT_EQ(info.meta.best_step, meta.best_step);
+  EXPECT_EQ(info.meta.nan_skips, meta.nan_skips);
+}
+
+TYPED_TEST(CheckpointRoundTrip, InfoMatchesWithoutLoadingArrays) {
+  using Scalar = TypeParam;
+  const std::string path = this->file("ckpt.h5");
+  CheckpointMeta meta = make_meta(precision_of<Scalar>());
+  meta.config_yaml.clear();  // an empty variable-length string is a separate HDF5 code path
+  meta.best_val_loss = std::numeric_limits<double>::infinity();
+  meta.best_step = -1;
+  save_checkpoint(path, make_network<Scalar>(), make_adam<Scalar>(), meta);
+
+  const CheckpointInfo info = read_checkpoint_info(path);
+  EXPECT_EQ(info.dims, kDims);
+  EXPECT_EQ(info.meta.config_yaml, "");
+  EXPECT_EQ(info.meta.best_val_loss, std::numeric_limits<double>::infinity());
+  EXPECT_EQ(info.meta.best_step, -1);
+  EXPECT_EQ(info.meta.precision, precision_of<Scalar>());
+}
+
+TEST_F(CheckpointTest, LoadConvertsBetweenPrecisions) {
+  const std::string path64 = file("double.h5");
+  const Network<double> net64 = make_network<double>();
+  save_checkpoint(path64, net64, make_adam<double>(), make_meta(Precision::kFloat64));
+  const LoadedCheckpoint<float> as_float = load_checkpoint<float>(path64);
+  EXPECT_TRUE(bit_equal(as_float.net.theta.flat(), net64.theta.flat().cast<float>()));
+  EXPECT_TRUE(bit_equal(as_float.net.C, net64.C.cast<float>()));
+
+  const std::string path32 = file("float.h5");
+  const Network<float> net32 = make_network<float>();
+  save_checkpoint(path32, net32, make_adam<float>(), make_meta(Precision::kFloat32));
+  const LoadedCheckpoint<double> as_double = load_checkpoint<double>(path32);
+  EXPECT_TRUE(bit_equal(as_double.net.theta.flat(), net32.theta.flat().cast<double>()));
+  EXPECT_TRUE(bit_equal(as_double.adam.v, make_adam<float>().v.cast<double>()));
+}
+
+std::vector<hsize_t> shape_of(const H5::DataSet& ds) {
+  const H5::DataSpace space = ds.getSpace();
+  std::vector<hsize_t> dims(static_cast<std::size_t>(space.getSimpleExtentNdims()));
+  space.getSimpleExtentDims(dims.data());
+  return dims;
+}
+
+TEST_F(CheckpointTest, LayoutIsRowMajorAsH5pyShowsIt) {
+  const std::string path = file("ckpt.h5");
+  const Network<float> net = make_network<float>();
+  save_checkpoint(path, net, make_adam<float>(), make_meta(Precision::kFloat32));
+
+  const auto n = static_cast<hsize_t>(kDims.N);
+  const auto r = static_cast<hsize_t>(kDims.R);
+  H5::H5File h5(path, H5F_ACC_RDONLY);
+  const H5::DataSet m_set = h5.openDataSet("/params/M");
+  ASSERT_EQ(shape_of(m_set), (std::vector<hsize_t>{n, r}));
+  EXPECT_TRUE(m_set.getDataType() == H5::PredType::NATIVE_FLOAT);
+  std::vector<float> m(n * r);
+  m_set.read(m.data(), H5::PredType::NATIVE_FLOAT);
+  for (Index i = 0; i < kDims.N; ++i) {
+    for (Index j = 0; j < kDims.R; ++j) {
+      EXPECT_EQ(m[static_cast<std::size_t>(i * kDims.R + j)], net.theta.M()(i, j))
+          << "M[" << i << "][" << j << "]";
+    }
+  }
+
+  EXPECT_EQ(shape_of(h5.openDataSet("/params/B")),
+            (std::vector<hsize_t>{n, static_cast<hsize_t>(kDims.d_in)}));
+  EXPECT_EQ(shape_of(h5.openDataSet("/params/w")), (std::vector<hsize_t>{n}));
+  EXPECT_EQ(shape_of(h5.openDataSet("/optimizer/v/n")), (std::vector<hsize_t>{n, r}));
+  EXPECT_EQ(h5.openDataSet("/params/b").getSpace().getSimpleExtentType(), H5S_SCALAR);
+  EXPECT_EQ(h5.openDataSet("/optimizer/step").getSpace().getSimpleExtentType(), H5S_SCALAR);
+
+  // C is not symmetric, so C[1][2] vs C(2, 1) tells whether it was transposed.
+  const H5::DataSet c_set = h5.openDataSet("/fixed/C");
+  ASSERT_EQ(shape_of(c_set), (std::vector<hsize_t>{n, n}));
+  std::vector<double> c(n * n);
+  c_set.read(c.data(), H5::PredType::NATIVE_DOUBLE);
+  ASSERT_NE(net.C(1, 2), net.C(2, 1));
+  EXPECT_EQ(c[1 * n + 2], static_cast<double>(net.C(1, 2)));
+
+  std::int64_t n_attr = 0;
+  h5.openAttribute("N").read(H5::PredType::NATIVE_INT64, &n_attr);
+  EXPECT_EQ(n_attr, kDims.N);
+  EXPECT_EQ(h5.openAttribute("config_yaml").getTypeClass(), H5T_STRING);
+}
+
+TEST_F(CheckpointTest, DoubleCheckpointStoresFloat64) {
+  const std::string path = file("ckpt.h5");
+  save_default<double>(path);
+  H5::H5File h5(path, H5F_ACC_RDONLY);
+  EXPECT_TRUE(h5.openDataSet("/params/n").getDataType() == H5::PredType::NATIVE_DOUBLE);
+  EXPECT_TRUE(h5.openDataSet("/fixed/C").getDataType() == H5::PredType::NATIVE_DOUBLE);
+}
+
+// The python3 on PATH may be a virtualenv without h5py while the system one has it.
+std::string python_with_h5py() {
+  for (const std::string python : {"python3", "/usr/bin/python3"}) {
+    if (std::system((python + " -c 'import h5py' >/dev/null 2>&1").c_str()) == 0) return python;
+  }
+  return {};
+}
+
+TEST_F(CheckpointTest, H5pyReadsShapesValuesAndStrings) {
+  const std::string python = python_with_h5py();
+  if (python.empty()) GTEST_SKIP() << "python3 with h5py not available";
+
+  const std::string path = file("ckpt.h5");
+  const Network<float> net = make_network<float>();
+  save_checkpoint(path, net, make_adam<float>(), make_meta(Precision::kFloat32));
+  write_bytes(file("expected.yaml"), kConfigYaml);
+
+  char m_21[64];
+  std::snprintf(m_21, sizeof m_21, "%.9g", static_cast<double>(net.theta.M()(2, 1)));
+  const std::string script =
+      "import sys, h5py, numpy as np\n"
+      "f = h5py.File(sys.argv[1], 'r')\n"
+      "assert f['params/M'].shape == (7, 3), f['params/M'].shape\n"
+      "assert f['params/M'].dtype == np.float32\n"
+      "assert f['params/M'][2, 1] == np.float32(" +
+      std::string(m_21) +
+      ")\n"
+      "assert f['params/B'].shape == (7, 4)\n"
+      "assert f['params/w'].shape == (7,)\n"
+      "assert f['params/b'].shape == ()\n"
+      "assert f['fixed/C'].shape == (7, 7)\n"
+      "assert f['optimizer/m/M'].shape == (7, 3)\n"
+      "assert int(f['optimizer/step'][()]) == 123\n"
+      "cfg = f.attrs['config_yaml']\n"
+      "assert isinstance(cfg, str), type(cfg)\n"
+      "assert cfg == open(sys.argv[2], encoding='utf-8').read()\n"
+      "assert f.attrs['precision'] == 'float32'\n"
+      "assert f.attrs['lrnn_version'] == '0.1.0'\n"
+      "assert int(f.attrs['N']) == 7 and int(f.attrs['format_version']) == 1\n"
+      "assert int(f.attrs['seed']) == 0xFEDCBA9876543210\n";
+  write_bytes(file("check.py"), script);
+  const std::string command =
+      python + " " + file("check.py") + " " + path + " " + file("expected.yaml");
+  EXPECT_EQ(std::system(command.c_str()), 0) << command;
+}
+
+TEST_F(CheckpointTest, MissingFileIsNamed) {
+  const std::string path = file("absent.h5");
+  try {
+    read_checkpoint_info(path);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": no such file");
+  }
+  EXPECT_THROW(load_checkpoint<double>(path), IoError);
+}
+
+TEST_F(CheckpointTest, TextFileIsNotHdf5) {
+  const std::string path = file("notes.h5");
+  write_bytes(path, "rnn:\n  N: 500\nthis is not HDF5\n");
+  try {
+    load_checkpoint<float>(path);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": not an HDF5 file");
+  }
+  EXPECT_THROW(read_checkpoint_info(dir_.string()), IoError);  // a directory
+}
+
+TEST_F(CheckpointTest, TruncatedFilesThrowIoError) {
+  const std::string good = file("good.h5");
+  save_default<double>(good);
+  const std::string bytes = read_bytes(good);
+  ASSERT_GT(bytes.size(), 1000u);
+
+  for (const std::size_t length :
+       {std::size_t{0}, std::size_t{8}, std::size_t{100}, std::size_t{512}, bytes.size() / 2,
+        bytes.size() - 16, bytes.size() - 1}) {
+    SCOPED_TRACE("length " + std::to_string(length));
+    const std::string path = file("cut_" + std::to_string(length) + ".h5");
+    write_bytes(path, bytes.substr(0, length));
+    EXPECT_THROW(read_checkpoint_info(path), IoError);
+    EXPECT_THROW(load_checkpoint<double>(path), IoError);
+  }
+}
+
+// Reopens a valid checkpoint with the raw API to break one thing in it.
+class EditedCheckpointTest : public CheckpointTest {
+ protected:
+  void SetUp() override {
+    CheckpointTest::SetUp();
+    path_ = file("edited.h5");
+    save_default<float>(path_);
+  }
+
+  template <typename T>
+  void set_attribute(const char* name, const H5::PredType& type, T value) {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    if (h5.attrExists(name)) h5.removeAttr(name);
+    h5.createAttribute(name, type, H5::DataSpace(H5S_SCALAR)).write(type, &value);
+  }
+
+  std::string load_error() {
+    try {
+      load_checkpoint<float>(path_);
+    } catch (const IoError& e) {
+      return e.what();
+    }
+    return "no exception";
+  }
+
+  std::string path_;
+};
+
+TEST_F(EditedCheckpointTest, NewerFormatVersionIsRefused) {
+  set_attribute("format_version", H5::PredType::NATIVE_INT, 7);
+  try {
+    read_checkpoint_info(path_);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              path_ + ": format_version 7 is newer than this lrnn supports (1)");
+  }
+  EXPECT_EQ(load_error(), path_ + ": format_version 7 is newer than this lrnn supports (1)");
+}
+
+TEST_F(EditedCheckpointTest, FormatVersionZeroIsRefused) {
+  set_attribute("format_version", H5::PredType::NATIVE_INT, 0);
+  EXPECT_TRUE(contains(load_error(), "format_version 0 is invalid"));
+}
+
+TEST_F(EditedCheckpointTest, WrongShapeNamesDatasetAndShapes) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    H5::Group params = h5.openGroup("params");
+    params.unlink("M");
+    const hsize_t dims[2] = {7, 4};
+    params.createDataSet("M", H5::PredType::NATIVE_FLOAT, H5::DataSpace(2, dims));
+  }
+  EXPECT_EQ(load_error(), path_ + ": dataset /params/M has shape 7x4, expected 7x3");
+  EXPECT_NO_THROW(read_checkpoint_info(path_));  // attributes alone are still fine
+}
+
+TEST_F(EditedCheckpointTest, TransposedMatrixIsRefused) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    H5::Group m = h5.openGroup("optimizer").openGroup("m");
+    m.unlink("B");
+    const hsize_t dims[2] = {4, 7};
+    m.createDataSet("B", H5::PredType::NATIVE_DOUBLE, H5::DataSpace(2, dims));
+  }
+  EXPECT_EQ(load_error(), path_ + ": dataset /optimizer/m/B has shape 4x7, expected 7x4");
+}
+
+TEST_F(EditedCheckpointTest, BiasMustBeScalar) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    H5::Group params = h5.openGroup("params");
+    params.unlink("b");
+    const hsize_t dims[1] = {1};
+    params.createDataSet("b", H5::PredType::NATIVE_FLOAT, H5::DataSpace(1, dims));
+  }
+  EXPECT_EQ(load_error(), path_ + ": dataset /params/b has shape 1, expected scalar");
+}
+
+TEST_F(EditedCheckpointTest, MissingDatasetIsNamed) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    h5.openGroup("optimizer").openGroup("v").unlink("w");
+  }
+  EXPECT_EQ(load_error(), path_ + ": dataset /optimizer/v/w is missing");
+}
+
+TEST_F(EditedCheckpointTest, MissingAttributeIsNamed) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    h5.removeAttr("seed");
+  }
+  EXPECT_EQ(load_error(), path_ + ": attribute seed is missing");
+  EXPECT_THROW(read_checkpoint_info(path_), IoError);
+}
+
+TEST_F(EditedCheckpointTest, AttributeShapeMismatchIsRefused) {
+  set_attribute("N", H5::PredType::NATIVE_INT64, std::int64_t{8});
+  EXPECT_EQ(load_error(), path_ + ": dataset /params/M has shape 7x3, expected 8x3");
+}
+
+TEST_F(EditedCheckpointTest, UnknownPrecisionIsRefused) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    h5.removeAttr("precision");
+    const H5::StrType type(H5::PredType::C_S1, 7);
+    h5.createAttribute("precision", type, H5::DataSpace(H5S_SCALAR))
+        .write(type, std::string("float16"));
+  }
+  EXPECT_EQ(load_error(),
+            path_ + ": attribute precision is 'float16', expected float32 or float64");
+}
+
+TEST_F(CheckpointTest, NonFiniteParametersAreRefused) {
+  const std::string path = file("nan.h5");
+  Network<double> net = make_network<double>();
+  net.theta.w()[2] = std::numeric_limits<double>::quiet_NaN();
+  save_checkpoint(path, net, make_adam<double>(), make_meta(Precision::kFloat64));
+  try {
+    load_checkpoint<double>(path);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": /params/w holds NaN or Inf");
+  }
+  EXPECT_NO_THROW(read_checkpoint_info(path));
+
+  Network<double> net_c = make_network<double>();
+  net_c.C(3, 4) = -std::numeric_limits<double>::infinity();
+  save_checkpoint(path, net_c, make_adam<double>(), make_meta(Precision::kFloat64));
+  try {
+    load_checkpoint<float>(path);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_EQ(std::string(e.what()), path + ": /fixed/C holds NaN or Inf");
+  }
+}
+
+TEST_F(CheckpointTest, SaveIntoMissingDirectoryThrowsAndCreatesNothing) {
+  const fs::path missing = dir_ / "no_such_dir";
+  const std::string path = (missing / "ckpt.h5").string();
+  try {
+    save_default<float>(path);
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_TRUE(contains(std::string(e.what()), path + ": "));
+  }
+  EXPECT_FALSE(fs::exists(missing));
+  EXPECT_TRUE(listing().empty());
+}
+
+TEST_F(CheckpointTest, SaveOverExistingReplacesItAndLeavesNoTemporary) {
+  const std::string path = file("best.h5");
+  save_default<float>(path);
+
+  Network<float> net = make_network<float>();
+  net.theta.b() = 42.0f;
+  CheckpointMeta meta = make_meta(Precision::kFloat32);
+  meta.step = 999;
+  save_checkpoint(path, net, make_adam<float>(), meta);
+
+  const LoadedCheckpoint<float> loaded = load_checkpoint<float>(path);
+  EXPECT_EQ(loaded.net.theta.b(), 42.0f);
+  EXPECT_EQ(loaded.info.meta.step, 999);
+  EXPECT_EQ(listing(), std::vector<std::string>{"best.h5"});
+}
+
+TEST_F(CheckpointTest, FailedRenameKeepsOldContentAndRemovesTemporary) {
+  // Running as root defeats read-only directories, but rename() of a file over a non-empty
+  // directory fails for everyone.
+  const fs::path target = dir_ / "final.h5";
+  fs::create_directory(target);
+  write_bytes((target / "keep.txt").string(), "old content");
+
+  try {
+    save_default<double>(target.string());
+    FAIL() << "no exception";
+  } catch (const IoError& e) {
+    EXPECT_TRUE(contains(std::string(e.what()), target.string() + ": cannot rename"));
+  }
+  EXPECT_TRUE(fs::is_directory(target));
+  EXPECT_EQ(read_bytes((target / "keep.txt").string()), "old content");
+  EXPECT_EQ(listing(), std::vector<std::string>{"final.h5"});
+}
+
+TEST_F(CheckpointTest, MismatchedAdamStateIsRefusedBeforeWriting) {
+  const std::string path = file("ckpt.h5");
+  EXPECT_THROW(save_checkpoint(path, make_network<float>(), AdamState<float>(3),
+                               make_meta(Precision::kFloat32)),
+               IoError);
+  EXPECT_TRUE(listing().empty());
+}
+
+}  // namespace
+}  // namespace lrnn

@@ -1,0 +1,140 @@
+// End-to-end: run the real lrnn-train on small configs and read what it writes.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "lrnn/io/checkpoint.hpp"
+
+namespace lrnn {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct AppRun {
+  int exit_code = -1;
+  std::string output;  // stdout and stderr
+};
+
+AppRun run_train(const std::string& args) {
+  // ctest runs these tests in parallel processes: one output file per process and call.
+  static int calls = 0;
+  const fs::path out =
+      fs::temp_directory_path() /
+      ("lrnn_e2e_output_" + std::to_string(::getpid()) + "_" + std::to_string(++calls) + ".txt");
+  const std::string cmd = std::string(LRNN_TRAIN_EXE) + " " + args + " > " + out.string() + " 2>&1";
+  const int status = std::system(cmd.c_str());
+  AppRun r;
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  std::ifstream in(out);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  r.output = ss.str();
+  return r;
+}
+
+fs::path write_config(const std::string& name, const std::string& text) {
+  const fs::path p = fs::temp_directory_path() / ("lrnn_e2e_" + name + ".yaml");
+  std::ofstream(p) << text;
+  return p;
+}
+
+const char* kTiny = R"(rnn:
+  N: 24
+task:
+  T_burn: 2
+  T_stim: 6
+  T_avg: 2
+training:
+  batch_size: 8
+  n_train_trials: 160
+  n_val_trials: 32
+  eval_every: 10
+  save_every: 10
+  threads: 1
+)";
+
+TEST(E2eTrain, WritesTheRunDirectory) {
+  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_run";
+  fs::remove_all(dir);
+  const fs::path cfg = write_config("tiny", kTiny);
+  const AppRun r =
+      run_train(cfg.string() + " --out " + dir.string() + " --set training.learning_rate=0.02");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  for (const char* f :
+       {"config.yaml", "metrics.jsonl", "train.log", "best.h5", "final.h5",
+        "checkpoints/step_000000.h5", "checkpoints/step_000010.h5", "checkpoints/step_000020.h5"}) {
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  }
+  // One metrics line per step, validation on steps 10 and 20.
+  std::ifstream in(dir / "metrics.jsonl");
+  int lines = 0, with_val = 0;
+  for (std::string line; std::getline(in, line); ++lines) {
+    with_val += line.find("\"val_accuracy\"") != std::string::npos;
+    EXPECT_NE(line.find("\"grad_norm\""), std::string::npos);
+  }
+  EXPECT_EQ(lines, 20);
+  EXPECT_EQ(with_val, 2);
+  // The resolved config holds the override, and so does the checkpoint.
+  std::ifstream cfg_in(dir / "config.yaml");
+  std::stringstream cfg_text;
+  cfg_text << cfg_in.rdbuf();
+  EXPECT_NE(cfg_text.str().find("learning_rate: 0.02"), std::string::npos) << cfg_text.str();
+  const auto ck = load_checkpoint<float>((dir / "final.h5").string());
+  EXPECT_EQ(ck.info.meta.config_yaml, cfg_text.str());
+  EXPECT_EQ(ck.info.dims.N, 24);
+  EXPECT_EQ(ck.info.meta.step, 20);
+  EXPECT_NE(r.output.find("final validation"), std::string::npos) << r.output;
+}
+
+TEST(E2eTrain, BadInputExitsWithTwoAndOneLine) {
+  struct Case {
+    std::string name, args, expect;
+  };
+  const fs::path tiny = write_config("tiny2", kTiny);
+  const fs::path unknown = write_config("unknown", "rnn:\n  NN: 3\n");
+  const fs::path notyaml = write_config("notyaml", "rnn: [1, 2\n");
+  const fs::path text = fs::temp_directory_path() / "lrnn_e2e_not_h5.h5";
+  std::ofstream(text) << "not a checkpoint\n";
+  const std::vector<Case> cases = {
+      {"missing config", "/nonexistent/x.yaml", "x.yaml"},
+      {"unknown key", unknown.string(), "did you mean 'rnn.N'"},
+      {"malformed", notyaml.string(), "lrnn_e2e_notyaml.yaml:"},
+      {"bad override", tiny.string() + " --set rnn.N=0", "rnn.N"},
+      {"unwritable out", tiny.string() + " --out /proc/lrnn_cannot", "/proc/lrnn_cannot"},
+      {"missing resume",
+       tiny.string() + " --out " + (fs::temp_directory_path() / "lrnn_e2e_r1").string() +
+           " --resume /nonexistent.h5",
+       "/nonexistent.h5"},
+      {"resume not hdf5",
+       tiny.string() + " --out " + (fs::temp_directory_path() / "lrnn_e2e_r2").string() +
+           " --resume " + text.string(),
+       "not an HDF5 file"},
+      {"no arguments", "", "config"},
+  };
+  for (const auto& c : cases) {
+    const AppRun r = run_train(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.name << ": " << r.output;
+    EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.name << ": " << r.output;
+    EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << c.name;
+  }
+}
+
+TEST(E2eTrain, DivergenceExitsWithOne) {
+  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_diverge";
+  fs::remove_all(dir);
+  const fs::path cfg = write_config("diverge", kTiny);
+  const AppRun r = run_train(cfg.string() + " --out " + dir.string() +
+                             " --set rnn.M_init_std=1e25 --set rnn.N_init_std=1e25");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("step 1: the loss is"), std::string::npos) << r.output;
+  EXPECT_TRUE(fs::exists(dir / "checkpoints/step_000000.h5"));
+}
+
+}  // namespace
+}  // namespace lrnn

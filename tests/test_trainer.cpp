@@ -1,0 +1,240 @@
+// The trainer: a short run whose loss falls, and exact resume (100 + 100 steps == 200 steps).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <limits>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "lrnn/core/errors.hpp"
+#include "lrnn/io/checkpoint.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/task/context_switch.hpp"
+#include "lrnn/train/trainer.hpp"
+
+namespace lrnn {
+namespace {
+
+namespace fs = std::filesystem;
+
+fs::path fresh_dir(const std::string& name) {
+  const fs::path p = fs::temp_directory_path() / ("lrnn_test_trainer_" + name);
+  fs::remove_all(p);
+  return p;
+}
+
+Config tiny_config(Precision precision) {
+  Config c;
+  c.rnn.N = 32;
+  c.task.T_burn = 2.0;
+  c.task.T_stim = 8.0;
+  c.task.T_avg = 2.0;
+  c.integrator.dt = 0.1;
+  c.training.precision = precision;
+  c.training.seed = 3;
+  c.training.batch_size = 8;
+  c.training.n_train_trials = 1600;  // 200 steps
+  c.training.n_val_trials = 64;
+  c.training.learning_rate = 0.01;
+  c.training.eval_every = 50;
+  c.training.save_every = 100;
+  c.training.threads = 2;
+  return c;
+}
+
+std::vector<double> losses(const std::string& metrics_path) {
+  std::vector<double> out;
+  std::ifstream in(metrics_path);
+  for (std::string line; std::getline(in, line);) {
+    const auto pos = line.find("\"loss\": ");
+    out.push_back(std::stod(line.substr(pos + 8)));
+  }
+  return out;
+}
+
+TEST(Trainer, ShortRunLossFallsAndFilesAreWritten) {
+  const fs::path dir = fresh_dir("short");
+  Config c = tiny_config(Precision::kFloat32);
+  c.output.dir = dir.string();
+  const RunDir run = prepare_run_dir(c.output.dir);
+  const TrainSummary s = train(c, run, TrainRunOptions{});
+  EXPECT_EQ(s.status, TrainStatus::kCompleted);
+  EXPECT_EQ(s.steps_done, 200);
+  for (const char* f :
+       {"config.yaml", "metrics.jsonl", "best.h5", "final.h5", "checkpoints/step_000000.h5",
+        "checkpoints/step_000100.h5", "checkpoints/step_000200.h5"}) {
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  }
+  const auto l = losses(run.metrics());
+  ASSERT_EQ(l.size(), 200u);
+  double first = 0, last = 0;
+  for (int i = 0; i < 20; ++i) {
+    first += l[static_cast<std::size_t>(i)];
+    last += l[l.size() - 1 - static_cast<std::size_t>(i)];
+  }
+  // An untrained readout sits near 0, so the pm1 loss starts near 1. In 200 steps this small
+  // network learns one context well (loss ≈ 0.5); it must at least get a third of the way.
+  EXPECT_LT(last, 0.67 * first) << "mean loss of the first 20 steps " << first / 20
+                                << ", of the last 20 " << last / 20;
+  // step_000000.h5 is the untrained network: it differs from the final one.
+  const auto c0 = load_checkpoint<float>(run.step_checkpoint(0));
+  const auto cf = load_checkpoint<float>(run.final());
+  EXPECT_EQ(c0.info.meta.step, 0);
+  EXPECT_EQ(cf.info.meta.step, 200);
+  EXPECT_NE(c0.net.theta.flat(), cf.net.theta.flat());
+  EXPECT_EQ(c0.net.C, cf.net.C);  // C is fixed
+}
+
+class TrainerResume : public ::testing::TestWithParam<Precision> {};
+
+TEST_P(TrainerResume, HundredPlusHundredEqualsTwoHundredBitForBit) {
+  const Precision precision = GetParam();
+  const std::string tag = precision == Precision::kFloat64 ? "f64" : "f32";
+  const fs::path full_dir = fresh_dir("full_" + tag);
+  const fs::path part_dir = fresh_dir("part_" + tag);
+  Config c = tiny_config(precision);
+  c.output.dir = full_dir.string();
+  train(c, prepare_run_dir(c.output.dir), TrainRunOptions{});
+
+  c.output.dir = part_dir.string();
+  const RunDir run = prepare_run_dir(c.output.dir);
+  std::atomic<bool> stop{false};
+  TrainRunOptions first;
+  first.stop_requested = &stop;
+  first.on_step = [&](const StepReport& r) {
+    if (r.step == 100) stop = true;
+  };
+  const TrainSummary s1 = train(c, run, first);
+  ASSERT_EQ(s1.status, TrainStatus::kInterrupted);
+  ASSERT_EQ(s1.steps_done, 100);
+  TrainRunOptions second;
+  second.resume = run.step_checkpoint(100);
+  const TrainSummary s2 = train(c, run, second);
+  ASSERT_EQ(s2.status, TrainStatus::kCompleted);
+
+  auto compare = [&](auto tag_scalar) {
+    using S = decltype(tag_scalar);
+    const auto a = load_checkpoint<S>((full_dir / "final.h5").string());
+    const auto b = load_checkpoint<S>((part_dir / "final.h5").string());
+    EXPECT_TRUE((a.net.theta.flat().array() == b.net.theta.flat().array()).all());
+    EXPECT_TRUE((a.adam.m.array() == b.adam.m.array()).all());
+    EXPECT_TRUE((a.adam.v.array() == b.adam.v.array()).all());
+    EXPECT_EQ(a.info.meta.best_step, b.info.meta.best_step);
+    EXPECT_EQ(a.info.meta.best_val_loss, b.info.meta.best_val_loss);
+  };
+  if (precision == Precision::kFloat64) {
+    compare(double{});
+  } else {
+    compare(float{});
+  }
+  // The metrics log continues exactly: same losses line by line.
+  EXPECT_EQ(losses((full_dir / "metrics.jsonl").string()),
+            losses((part_dir / "metrics.jsonl").string()));
+}
+
+INSTANTIATE_TEST_SUITE_P(Precisions, TrainerResume,
+                         ::testing::Values(Precision::kFloat64, Precision::kFloat32),
+                         [](const auto& param_info) {
+                           return std::string(param_info.param == Precision::kFloat64 ? "float64"
+                                                                                      : "float32");
+                         });
+
+TEST(Trainer, ResumeWithAnotherConfigIsRefused) {
+  const fs::path dir = fresh_dir("mismatch");
+  Config c = tiny_config(Precision::kFloat64);
+  c.training.n_train_trials = 80;
+  c.output.dir = dir.string();
+  const RunDir run = prepare_run_dir(c.output.dir);
+  train(c, run, TrainRunOptions{});
+  c.training.learning_rate = 0.02;
+  TrainRunOptions o;
+  o.resume = run.final();
+  try {
+    train(c, run, o);
+    FAIL() << "expected InputError";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("learning_rate"), std::string::npos) << e.what();
+  }
+}
+
+// The generator's trials, with NaN in the inputs of chosen training trials.
+class PoisonedTrials final : public TrialSource {
+ public:
+  PoisonedTrials(const Config& c, std::set<std::int64_t> bad)
+      : task_(c.task, c.integrator.dt, c.training.seed, c.training.n_train_trials,
+              c.training.n_val_trials, 0),
+        bad_(std::move(bad)) {}
+  std::int64_t size(Split s) const override { return task_.size(s); }
+  Index d_in() const override { return task_.d_in(); }
+  Index n_steps() const override { return task_.n_steps(); }
+  void fill(Split s, const std::int64_t* idx, Index n, TrialBatch<float>& out) const override {
+    fill_impl(s, idx, n, out);
+  }
+  void fill(Split s, const std::int64_t* idx, Index n, TrialBatch<double>& out) const override {
+    fill_impl(s, idx, n, out);
+  }
+
+ private:
+  template <typename S>
+  void fill_impl(Split s, const std::int64_t* idx, Index n, TrialBatch<S>& out) const {
+    task_.fill(s, idx, n, out);
+    for (Index j = 0; j < n; ++j) {
+      if (s == Split::kTrain && bad_.count(idx[j])) {
+        out.u(0, (out.n_steps - 1) * n + j) = std::numeric_limits<S>::quiet_NaN();
+      }
+    }
+  }
+  ContextSwitchTask task_;
+  std::set<std::int64_t> bad_;
+};
+
+TEST(Trainer, OnNanSkipDropsExactlyThePoisonedBatches) {
+  const fs::path dir = fresh_dir("skip");
+  Config c = tiny_config(Precision::kFloat32);
+  c.training.n_train_trials = 80;  // 10 steps of 8: every trial is used once
+  c.training.on_nan = OnNan::kSkip;
+  c.output.dir = dir.string();
+  const PoisonedTrials trials(c, {5, 77});  // two trials, in one or two batches
+  TrainRunOptions o;
+  o.trials = &trials;
+  std::set<std::int64_t> expected_skips;
+  o.on_step = [&](const StepReport& r) {
+    if (r.skipped) expected_skips.insert(r.step);
+  };
+  const TrainSummary s = train(c, prepare_run_dir(c.output.dir), o);
+  EXPECT_EQ(s.status, TrainStatus::kCompleted);
+  EXPECT_GE(s.nan_skips, 1);
+  EXPECT_LE(s.nan_skips, 2);
+  EXPECT_EQ(static_cast<std::int64_t>(expected_skips.size()), s.nan_skips);
+  std::ifstream in(dir / "metrics.jsonl");
+  std::string last, line;
+  int skipped_lines = 0;
+  while (std::getline(in, line)) {
+    last = line;
+    skipped_lines += line.find("\"skipped\": true") != std::string::npos;
+  }
+  EXPECT_EQ(skipped_lines, s.nan_skips);
+  EXPECT_NE(last.find("\"nan_skips\": " + std::to_string(s.nan_skips)), std::string::npos) << last;
+  EXPECT_TRUE(load_checkpoint<float>((dir / "final.h5").string()).net.theta.flat().allFinite());
+
+  // With on_nan: stop the same data ends the run at the first poisoned batch.
+  c.training.on_nan = OnNan::kStop;
+  c.output.dir = fresh_dir("stop").string();
+  o.on_step = nullptr;
+  try {
+    train(c, prepare_run_dir(c.output.dir), o);
+    FAIL() << "expected NumericalError";
+  } catch (const NumericalError& e) {
+    const std::string expect =
+        "step " + std::to_string(*expected_skips.begin()) + ": the loss is NaN";
+    EXPECT_NE(std::string(e.what()).find(expect), std::string::npos) << e.what();
+  }
+  // The last good checkpoint stays, and no final.h5 is written.
+  EXPECT_NO_THROW(load_checkpoint<float>(c.output.dir + "/checkpoints/step_000000.h5"));
+  EXPECT_FALSE(fs::exists(c.output.dir + "/final.h5"));
+}
+
+}  // namespace
+}  // namespace lrnn
