@@ -1,14 +1,23 @@
 #include "lrnn/integrate/euler_bptt.hpp"
 
+#include "integrate/bulk_product.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/config.hpp"
 
 namespace lrnn {
 
 template <typename Scalar>
+EulerBptt<Scalar>::EulerBptt(const TimeGrid& grid)
+    : grid_(grid), bulk_(std::make_unique<detail::BulkProduct<Scalar>>()) {}
+
+template <typename Scalar>
+EulerBptt<Scalar>::~EulerBptt() = default;
+
+template <typename Scalar>
 void EulerBptt<Scalar>::reserve(const Dims& d, Index n_trials) {
   const Index K = grid_.K;
   if (d == dims_ && n_trials == n_trials_) return;
+  bulk_->reserve(d.N, n_trials);
   dims_ = d;
   n_trials_ = n_trials;
   tape_.resize(d.N, (K + 1) * n_trials);
@@ -54,8 +63,8 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
     z_.topRows(R).noalias() = n.transpose() * phi_k;
     z_.topRows(R) *= inv_N;
     z_.bottomRows(d.d_in) = batch.u_step(k);
-    drive_.noalias() = (g * net.C) * phi_k;
-    drive_.noalias() += MB_ * z_;
+    drive_.noalias() = MB_ * z_;
+    bulk_->add(g, net.C, phi_k, drive_);
     x_ = keep * x_ + alpha * drive_;
     auto phi_next = tape_.middleCols((k + 1) * Bt, Bt);
     phi_next = x_.array().tanh();
@@ -108,8 +117,8 @@ void EulerBptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sc
     v_.noalias() = M.transpose() * a_;
     dL_dn.noalias() += (phi_k * (alpha * inv_N)) * v_.transpose();
     if (k == 0) break;  // x_0 = 0 is fixed: no need to carry a_ further
-    drive_.noalias() = (g * net.C.transpose()) * a_;
-    drive_.noalias() += (n * inv_N) * v_;
+    drive_.noalias() = (n * inv_N) * v_;
+    bulk_->add_transposed(g, net.C, a_, drive_);
     a_ = keep * a_ + alpha * ((1 - phi_k.array().square()) * drive_.array()).matrix();
   }
   grad.M() += alpha * dMB_.leftCols(R);

@@ -17,11 +17,16 @@
 #include "lrnn/integrate/gradient_method.hpp"
 
 namespace lrnn {
+namespace detail {
+template <typename Scalar>
+class BulkProduct;
+}  // namespace detail
 
 template <typename Scalar>
 class EulerBptt final : public GradientMethod<Scalar> {
  public:
-  explicit EulerBptt(const TimeGrid& grid) : grid_(grid) {}
+  explicit EulerBptt(const TimeGrid& grid);
+  ~EulerBptt() override;
 
   void forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                Eigen::Ref<VecX<Scalar>> y_bar) override;
@@ -46,6 +51,7 @@ class EulerBptt final : public GradientMethod<Scalar> {
   MatX<Scalar> dMB_;      ///< N x (R + d_in): dL/d[M, B]
   RowVecX<Scalar> ysum_;  ///< 1 x B: Σ_W wᵀ phi_k
   SolveStats stats_;
+  std::unique_ptr<detail::BulkProduct<Scalar>> bulk_;  ///< g C phi without allocations
 };
 
 }  // namespace lrnn

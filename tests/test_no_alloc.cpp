@@ -1,0 +1,66 @@
+// The time loops allocate nothing: the number of heap allocations of a forward + backward pass
+// does not grow with the number of steps K. malloc is interposed for this test binary only.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cstddef>
+#include <numeric>
+#include <vector>
+
+#include "lrnn/integrate/euler_bptt.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/model/network.hpp"
+#include "lrnn/task/context_switch.hpp"
+
+extern "C" void* __libc_malloc(std::size_t size);
+
+namespace {
+std::atomic<bool> g_counting{false};
+std::atomic<long> g_mallocs{0};
+}  // namespace
+
+extern "C" void* malloc(std::size_t size) {
+  if (g_counting.load(std::memory_order_relaxed)) g_mallocs.fetch_add(1);
+  return __libc_malloc(size);
+}
+
+namespace lrnn {
+namespace {
+
+template <typename Scalar>
+long allocations_of_one_pass(double T_stim, Index N, Index trials) {
+  RnnOptions o;
+  o.N = static_cast<int>(N);
+  const auto net = init_network<Scalar>(o, 1);
+  TaskOptions t;
+  t.T_stim = T_stim;
+  ContextSwitchTask task(t, 0.1, 2, 100, 1, 1);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(trials));
+  std::iota(idx.begin(), idx.end(), 0);
+  TrialBatch<Scalar> batch;
+  task.fill(Split::kTrain, idx.data(), trials, batch);
+  EulerBptt<Scalar> euler(task.grid());
+  VecX<Scalar> y(trials), dL = VecX<Scalar>::Ones(trials);
+  Params<Scalar> grad(net.dims());
+  euler.forward(net, batch, y);  // sizes the buffers
+  euler.backward(net, batch, dL, grad);
+  g_mallocs = 0;
+  g_counting = true;
+  euler.forward(net, batch, y);
+  euler.backward(net, batch, dL, grad);
+  g_counting = false;
+  return g_mallocs.load();
+}
+
+TEST(NoAlloc, AllocationsDoNotGrowWithSteps) {
+  // The default shape (N = 500, 32 trials) and a short and a long trial: 300 vs 1200 steps.
+  const long short_run = allocations_of_one_pass<float>(15.0, 500, 32);
+  const long long_run = allocations_of_one_pass<float>(105.0, 500, 32);
+  EXPECT_EQ(short_run, long_run) << "allocations scale with the number of time steps";
+  EXPECT_LE(long_run, 4) << "a pass should allocate next to nothing";
+  EXPECT_EQ(allocations_of_one_pass<double>(15.0, 200, 8),
+            allocations_of_one_pass<double>(105.0, 200, 8));
+}
+
+}  // namespace
+}  // namespace lrnn
