@@ -4,12 +4,17 @@
 
 #include <exception>
 
+#include "core/denormals.hpp"
+
 namespace lrnn {
 
 template <typename Scalar>
 BatchGradient<Scalar>::BatchGradient(const IntegratorOptions& integrator, const TimeGrid& grid,
                                      LabelType label_type, int threads)
     : label_type_(label_type) {
+  // Parallelism is over blocks of trials: Eigen must not start threads of its own inside them
+  // (its parallel GEMM busy-waits, which is ruinous when cores are oversubscribed).
+  Eigen::setNbThreads(1);
   blocks_.resize(static_cast<std::size_t>(std::max(1, threads)));
   for (Block& b : blocks_) {
     b.method = make_gradient_method<Scalar>(integrator, grid);
@@ -29,6 +34,7 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(const Network<
 #pragma omp parallel for num_threads(static_cast <int>(n_blocks)) schedule(static, 1)
   for (Index i = 0; i < n_blocks; ++i) {
     try {
+      const detail::FlushDenormals ftz;
       Block& b = blocks_[static_cast<std::size_t>(i)];
       const Index first = i * count / n_blocks;
       const Index last = (i + 1) * count / n_blocks;

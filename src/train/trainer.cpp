@@ -383,6 +383,10 @@ class Trainer {
 
 TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options) {
   validate(config);
+  if (!config.task.trials_file.empty() && options.trials == nullptr) {
+    throw ConfigError("task.trials_file = " + config.task.trials_file +
+                      ": training from a trials file is not available in this version");
+  }
   if (config.training.precision == Precision::kFloat64) {
     return Trainer<double>(config, run_dir, options).run();
   }
