@@ -729,5 +729,24 @@ TEST(Validate, BoundaryValuesAreAccepted) {
   EXPECT_NO_THROW(validate(c));
 }
 
+// Every config shipped in configs/ loads, and the default one says what the README says.
+TEST(ShippedConfigs, AllLoadAndValidate) {
+  int count = 0;
+  for (const auto& entry :
+       std::filesystem::directory_iterator(std::string(LRNN_SOURCE_DIR) + "/configs")) {
+    if (entry.path().extension() != ".yaml") continue;
+    ++count;
+    EXPECT_NO_THROW(load_config(entry.path().string())) << entry.path();
+  }
+  EXPECT_GE(count, 4);
+  const Config d = load_config(std::string(LRNN_SOURCE_DIR) + "/configs/default.yaml");
+  EXPECT_EQ(d.rnn.N, 500);
+  EXPECT_EQ(d.rnn.R, 2);
+  EXPECT_EQ(d.integrator.dt, 0.1);
+  EXPECT_EQ(d.training.batch_size, 32);
+  EXPECT_EQ(d.training.n_train_trials, 10000);
+  EXPECT_EQ(d.training.n_val_trials, 500);
+}
+
 }  // namespace
 }  // namespace lrnn

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "lrnn/core/errors.hpp"
+#include "lrnn/io/metrics_log.hpp"
 
 namespace lrnn {
 namespace {
@@ -207,40 +208,8 @@ std::string format_double(double x) {
   return std::string(buf.data(), result.ptr);
 }
 
-std::string quote(std::string_view s) {
-  static constexpr char kHex[] = "0123456789abcdef";
-  std::string out = "\"";
-  for (const char ch : s) {
-    const auto u = static_cast<unsigned char>(ch);
-    switch (ch) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          out += "\\x";
-          out += kHex[u >> 4];
-          out += kHex[u & 0xf];
-        } else {
-          out += ch;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+// YAML's double-quoted scalars accept JSON's escapes, so one quoting serves both formats.
+std::string quote(std::string_view s) { return json_quote(s); }
 
 /// The value as the user wrote it, on one line, for messages.
 std::string describe(const YAML::Node& node) {
