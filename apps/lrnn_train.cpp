@@ -10,6 +10,7 @@
 #include <atomic>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/config.hpp"
@@ -26,13 +27,19 @@ extern "C" void on_signal(int sig) {
   g_stop.store(true);
 }
 
-void set_up_logging(const std::string& log_path) {
+// Log lines go to stderr and train.log. On a terminal each console line first clears the
+// progress line, so the two never run together. Returns a logger that writes to the file only.
+std::shared_ptr<spdlog::logger> set_up_logging(const std::string& log_path, bool tty) {
   auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
   auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_path);
+  console->set_pattern(std::string(tty ? "\r\033[K" : "") + "[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
+  file->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   auto logger = std::make_shared<spdlog::logger>("lrnn", spdlog::sinks_init_list{console, file});
-  logger->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
   logger->flush_on(spdlog::level::info);
   spdlog::set_default_logger(logger);
+  auto file_only = std::make_shared<spdlog::logger>("lrnn-file", file);
+  file_only->flush_on(spdlog::level::info);
+  return file_only;
 }
 
 std::string format_duration(double s) {
@@ -51,6 +58,7 @@ int main(int argc, char** argv) {
   std::vector<std::string> overrides;
   std::string resume;
   int threads = 0;
+  bool overwrite = false;
   app.add_option("config", config_path, "YAML config (see configs/default.yaml)")->required();
   app.add_option("--out", out_dir, "run directory (overrides output.dir)");
   app.add_option("--set", overrides,
@@ -59,6 +67,9 @@ int main(int argc, char** argv) {
   app.add_option("--resume", resume, "continue exactly from this checkpoint of the same config");
   app.add_option("--threads", threads, "threads (default: training.threads, else all cores)")
       ->check(CLI::PositiveNumber);
+  app.add_flag("--overwrite", overwrite,
+               "replace an earlier run in the output directory (by default lrnn refuses)");
+  app.failure_message(CLI::FailureMessage::simple);
   app.footer(
       "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
       "130/143 interrupted (a checkpoint is written first; resume with --resume).");
@@ -71,11 +82,19 @@ int main(int argc, char** argv) {
 
   lrnn::Config config;
   lrnn::RunDir run;
+  const bool tty = isatty(STDERR_FILENO) != 0;
+  std::shared_ptr<spdlog::logger> file_log;
   try {
-    if (!out_dir.empty()) overrides.push_back("output.dir=" + out_dir);
     config = lrnn::load_config(config_path, overrides);
-    run = lrnn::prepare_run_dir(config.output.dir);
-    set_up_logging(run.log());
+    if (app.count("--out") > 0) {
+      if (out_dir.empty()) throw lrnn::ConfigError("--out: the run directory must not be empty");
+      config.output.dir = out_dir;  // taken literally, not parsed as YAML
+    }
+    const auto mode = !resume.empty() ? lrnn::RunDirMode::kResume
+                      : overwrite     ? lrnn::RunDirMode::kOverwrite
+                                      : lrnn::RunDirMode::kNew;
+    run = lrnn::prepare_run_dir(config.output.dir, mode);
+    file_log = set_up_logging(run.log(), tty);
   } catch (const lrnn::Error& e) {
     std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
     return 2;
@@ -86,7 +105,6 @@ int main(int argc, char** argv) {
 
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
-  const bool tty = isatty(STDERR_FILENO) != 0;
   lrnn::TrainRunOptions options;
   options.resume = resume;
   options.threads = threads;
@@ -99,18 +117,20 @@ int main(int argc, char** argv) {
         "left {}",
         r.step, r.total_steps, r.loss, r.accuracy, r.grad_norm, r.learning_rate, rate,
         format_duration(left));
+    const bool periodic =
+        r.step % std::max<std::int64_t>(1, r.total_steps / 50) == 0 || r.step == r.total_steps;
     if (tty) {
       std::fprintf(stderr, "\r\033[K%s", line.c_str());
-      if (r.step == r.total_steps || r.has_validation) std::fprintf(stderr, "\n");
       std::fflush(stderr);
-    } else if (r.step % std::max<std::int64_t>(1, r.total_steps / 50) == 0 ||
-               r.step == r.total_steps) {
+      if (periodic) file_log->info("{}", line);
+    } else if (periodic) {
       spdlog::info("{}", line);
     }
   };
 
   try {
     const lrnn::TrainSummary s = lrnn::train(config, run, options);
+    if (tty) std::fprintf(stderr, "\n");
     if (s.status == lrnn::TrainStatus::kInterrupted) {
       spdlog::warn("{}", s.message);
       return 128 + static_cast<int>(g_signal);
@@ -122,7 +142,8 @@ int main(int argc, char** argv) {
         "final validation: loss {:.4f}, accuracy {:.4f} (context 1 {:.4f}, context 2 "
         "{:.4f}); best loss {:.4f} at step {}",
         v.loss, v.accuracy, v.accuracy_ctx[0], v.accuracy_ctx[1], s.best_val_loss, s.best_step);
-    spdlog::info("outputs in {}: final.h5, best.h5, metrics.jsonl, checkpoints/", run.root);
+    spdlog::info("outputs in {}: final.h5{}, metrics.jsonl, checkpoints/", run.root,
+                 std::filesystem::exists(run.best()) ? ", best.h5" : "");
     return 0;
   } catch (const lrnn::ConfigError& e) {
     spdlog::error("{}", e.what());

@@ -3,11 +3,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "lrnn/io/checkpoint.hpp"
 
@@ -134,6 +137,89 @@ TEST(E2eTrain, DivergenceExitsWithOne) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("step 1: the loss is"), std::string::npos) << r.output;
   EXPECT_TRUE(fs::exists(dir / "checkpoints/step_000000.h5"));
+}
+
+// SIGINT finishes the step, writes a checkpoint and exits with 130; --resume then completes.
+TEST(E2eTrain, SigintCheckpointsAndResumeFinishes) {
+  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_sigint";
+  fs::remove_all(dir);
+  const fs::path cfg = write_config("sigint", kTiny);
+  const std::string exe = LRNN_TRAIN_EXE;
+  const std::string out = dir.string();
+  const std::string log = (fs::temp_directory_path() / "lrnn_e2e_sigint.txt").string();
+  // Enough steps that the run is still going when the signal arrives.
+  const std::string sets =
+      " --set training.n_train_trials=40000 --set training.eval_every=1000"
+      " --set training.save_every=1000";
+  std::vector<std::string> args = {exe,     cfg.string(),
+                                   "--out", out,
+                                   "--set", "training.n_train_trials=40000",
+                                   "--set", "training.eval_every=1000",
+                                   "--set", "training.save_every=1000"};
+  const pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    if (std::freopen(log.c_str(), "w", stderr) == nullptr) _exit(99);
+    execv(exe.c_str(), argv.data());
+    _exit(98);
+  }
+  // Wait for a few steps to be logged.
+  const fs::path metrics = dir / "metrics.jsonl";
+  for (int i = 0; i < 2000; ++i) {
+    std::ifstream in(metrics);
+    int lines = 0;
+    for (std::string l; std::getline(in, l);) ++lines;
+    if (lines >= 3) break;
+    usleep(5000);
+  }
+  ASSERT_EQ(kill(pid, SIGINT), 0);
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130);
+  // The newest checkpoint is the step the run stopped at.
+  std::string newest;
+  for (const auto& e : fs::directory_iterator(dir / "checkpoints")) {
+    if (e.path().string() > newest) newest = e.path().string();
+  }
+  ASSERT_FALSE(newest.empty());
+  const auto info = read_checkpoint_info(newest);
+  EXPECT_GT(info.meta.step, 0);
+  EXPECT_LT(info.meta.step, 5000);
+  // Resume with fewer trials is another config: refused with exit code 2.
+  const AppRun bad = run_train(cfg.string() + " --out " + out + " --resume " + newest);
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("n_train_trials"), std::string::npos) << bad.output;
+  // The same config resumes and finishes all 5000 steps.
+  const AppRun good = run_train(cfg.string() + " --out " + out + sets + " --resume " + newest);
+  ASSERT_EQ(good.exit_code, 0) << good.output;
+  EXPECT_EQ(read_checkpoint_info((dir / "final.h5").string()).meta.step, 5000);
+  std::ifstream in(metrics);
+  int lines = 0;
+  for (std::string l; std::getline(in, l);) ++lines;
+  EXPECT_EQ(lines, 5000);  // no step logged twice, none missing
+}
+
+// A second run into the same directory would overwrite the first run's checkpoints: refused.
+TEST(E2eTrain, ExistingRunIsNotOverwritten) {
+  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_twice";
+  fs::remove_all(dir);
+  const fs::path cfg = write_config("twice", kTiny);
+  ASSERT_EQ(run_train(cfg.string() + " --out " + dir.string()).exit_code, 0);
+  const auto before = fs::last_write_time(dir / "final.h5");
+  const AppRun again = run_train(cfg.string() + " --out " + dir.string());
+  EXPECT_EQ(again.exit_code, 2) << again.output;
+  EXPECT_NE(again.output.find("already holds a run"), std::string::npos) << again.output;
+  EXPECT_EQ(fs::last_write_time(dir / "final.h5"), before);
+  const AppRun forced = run_train(cfg.string() + " --out " + dir.string() + " --overwrite");
+  EXPECT_EQ(forced.exit_code, 0) << forced.output;
+  std::ifstream in(dir / "metrics.jsonl");
+  int lines = 0;
+  for (std::string l; std::getline(in, l);) ++lines;
+  EXPECT_EQ(lines, 20);  // the new run's steps only
 }
 
 }  // namespace

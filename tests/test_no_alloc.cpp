@@ -52,6 +52,17 @@ long allocations_of_one_pass(double T_stim, Index N, Index trials) {
   return g_mallocs.load();
 }
 
+TEST(NoAlloc, CounterSeesAllocations) {
+  // Positive control: if malloc were not interposed, the test below would pass vacuously.
+  g_mallocs = 0;
+  g_counting = true;
+  VecX<double> v(1000);
+  v.setZero();
+  g_counting = false;
+  EXPECT_GE(g_mallocs.load(), 1);
+  EXPECT_EQ(v.sum(), 0.0);
+}
+
 TEST(NoAlloc, AllocationsDoNotGrowWithSteps) {
   // The default shape (N = 500, 32 trials) and a short and a long trial: 300 vs 1200 steps.
   const long short_run = allocations_of_one_pass<float>(15.0, 500, 32);

@@ -139,6 +139,23 @@ TEST(ContextSwitch, CoherencesAndNoiseStatistics) {
       }
     }
   }
+  // Noise is redrawn every interval and independent between channels: the correlation of ξ_0 in
+  // adjacent intervals and of ξ_0 with ξ_1 in the same interval are both near 0 (n = 34000:
+  // standard error 0.005).
+  double adj = 0, cross = 0, norm0 = 0;
+  for (Index j = 0; j < 400; ++j) {
+    const TrialSpec s = task.spec(Split::kTrain, idx[j]);
+    for (Index k = 150; k + 10 < 1000; k += 10) {
+      const double a0 = b.u_step(k)(0, j) - s.sigma[0] * s.strength[0];
+      const double b0 = b.u_step(k + 10)(0, j) - s.sigma[0] * s.strength[0];
+      const double a1 = b.u_step(k)(1, j) - s.sigma[1] * s.strength[1];
+      adj += a0 * b0;
+      cross += a0 * a1;
+      norm0 += a0 * a0;
+    }
+  }
+  EXPECT_NEAR(adj / norm0, 0.0, 0.03);
+  EXPECT_NEAR(cross / norm0, 0.0, 0.03);
   EXPECT_EQ(strength_count.size(), 3u);
   for (const auto& [a, c] : strength_count) EXPECT_NEAR(c, 400 / 3, 60);
   // 34000 noise draws: standard error of the std estimate ≈ 0.5 / sqrt(2 * 34000) = 0.002.
@@ -153,6 +170,13 @@ TEST(ContextSwitch, StimStdIsAPerTrialOffset) {
   double sq = 0;
   for (std::int64_t i = 0; i < 20000; ++i) sq += std::pow(task.spec(Split::kTrain, i).offset[1], 2);
   EXPECT_NEAR(std::sqrt(sq / 20000), 0.3, 0.006);
+  // The offset reaches the input: u_1 = σ_2 a + offset_2 once the stimulus is on.
+  std::vector<std::int64_t> idx = {4};
+  TrialBatch<double> b;
+  task.fill(Split::kTrain, idx.data(), 1, b);
+  const TrialSpec s = task.spec(Split::kTrain, 4);
+  EXPECT_DOUBLE_EQ(b.u_step(500)(1, 0), s.sigma[1] * 1.2 + s.offset[1]);
+  EXPECT_NE(s.offset[1], 0.0);
 }
 
 }  // namespace

@@ -35,7 +35,8 @@ Config tiny_config(Precision precision) {
   c.training.precision = precision;
   c.training.seed = 3;
   c.training.batch_size = 8;
-  c.training.n_train_trials = 1600;  // 200 steps
+  c.training.n_train_trials = 800;  // 100 steps per epoch
+  c.training.n_epochs = 2;          // 200 steps, with an epoch boundary in each half of a resume
   c.training.n_val_trials = 64;
   c.training.learning_rate = 0.01;
   c.training.eval_every = 50;
@@ -103,14 +104,18 @@ TEST_P(TrainerResume, HundredPlusHundredEqualsTwoHundredBitForBit) {
   std::atomic<bool> stop{false};
   TrainRunOptions first;
   first.stop_requested = &stop;
+  first.threads = 1;
+  // Stop between checkpoints, so the resume uses the checkpoint the interrupt wrote.
   first.on_step = [&](const StepReport& r) {
-    if (r.step == 100) stop = true;
+    if (r.step == 137) stop = true;
   };
   const TrainSummary s1 = train(c, run, first);
   ASSERT_EQ(s1.status, TrainStatus::kInterrupted);
-  ASSERT_EQ(s1.steps_done, 100);
+  ASSERT_EQ(s1.steps_done, 137);
+  // Resume on another thread count: the blocks of a batch do not depend on it.
   TrainRunOptions second;
-  second.resume = run.step_checkpoint(100);
+  second.resume = run.step_checkpoint(137);
+  second.threads = 3;
   const TrainSummary s2 = train(c, run, second);
   ASSERT_EQ(s2.status, TrainStatus::kCompleted);
 
@@ -194,6 +199,7 @@ TEST(Trainer, OnNanSkipDropsExactlyThePoisonedBatches) {
   const fs::path dir = fresh_dir("skip");
   Config c = tiny_config(Precision::kFloat32);
   c.training.n_train_trials = 80;  // 10 steps of 8: every trial is used once
+  c.training.n_epochs = 1;
   c.training.on_nan = OnNan::kSkip;
   c.output.dir = dir.string();
   const PoisonedTrials trials(c, {5, 77});  // two trials, in one or two batches

@@ -707,6 +707,12 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   const IntegratorOptions& integrator = c.integrator;
   const double dt = integrator.dt;
   check.positive("integrator.dt", dt);
+  if (integrator.method == Method::kEuler && dt > c.rnn.tau) {
+    // x_{k+1} = (1 - dt/tau) x_k + ...: past dt = tau the leak term flips sign every step.
+    check.fail_at({"integrator.dt", "rnn.tau"}, "integrator.dt", format_double(dt),
+                  "must be <= rnn.tau (" + format_double(c.rnn.tau) +
+                      ") for euler: forward Euler of tau dx/dt = -x oscillates beyond");
+  }
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
   if (!is_multiple(task.T_burn, dt)) {
     check.fail_at({"task.T_burn", "integrator.dt"}, "task.T_burn", format_double(task.T_burn),

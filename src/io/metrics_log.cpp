@@ -98,9 +98,17 @@ MetricsLog::MetricsLog(const std::string& path, std::int64_t keep_through_step) 
       if (!line.empty() && step_of(line) <= keep_through_step) kept.push_back(line);
     }
     in.close();
-    std::ofstream out(path, std::ios::trunc);
-    for (const auto& l : kept) out << l << '\n';
-    if (!out) throw IoError(path + ": cannot rewrite the metrics log");
+    // Rewrite into a temporary file and rename it over the log, so a crash here loses nothing.
+    const std::string tmp = path + ".tmp";
+    {
+      std::ofstream out(tmp, std::ios::trunc);
+      for (const auto& l : kept) out << l << '\n';
+      out.flush();
+      if (!out) throw IoError(path + ": cannot rewrite the metrics log");
+    }
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) {
+      throw IoError(path + ": cannot rewrite the metrics log: " + std::strerror(errno));
+    }
   }
   file_ = std::fopen(path.c_str(), "a");
   if (!file_) throw IoError(path + ": cannot open for writing: " + std::strerror(errno));

@@ -11,15 +11,13 @@ namespace lrnn {
 template <typename Scalar>
 BatchGradient<Scalar>::BatchGradient(const IntegratorOptions& integrator, const TimeGrid& grid,
                                      LabelType label_type, int threads)
-    : label_type_(label_type) {
+    : integrator_(integrator),
+      grid_(grid),
+      label_type_(label_type),
+      threads_(std::max(1, threads)) {
   // Parallelism is over blocks of trials: Eigen must not start threads of its own inside them
   // (its parallel GEMM busy-waits, which is ruinous when cores are oversubscribed).
   Eigen::setNbThreads(1);
-  blocks_.resize(static_cast<std::size_t>(std::max(1, threads)));
-  for (Block& b : blocks_) {
-    b.method = make_gradient_method<Scalar>(integrator, grid);
-    b.metrics = MetricsAccumulator(label_type);
-  }
 }
 
 template <typename Scalar>
@@ -29,15 +27,21 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(const Network<
                                                                   Split split,
                                                                   const std::int64_t* indices,
                                                                   Index count, Work&& work) {
-  const Index n_blocks = std::min<Index>(static_cast<Index>(blocks_.size()), count);
+  const Index n_blocks = (count + kTrialsPerBlock - 1) / kTrialsPerBlock;
+  while (static_cast<Index>(blocks_.size()) < n_blocks) {
+    Block& b = blocks_.emplace_back();
+    b.method = make_gradient_method<Scalar>(integrator_, grid_);
+  }
+  const int threads = static_cast<int>(std::min<Index>(threads_, n_blocks));
   std::exception_ptr error;
-#pragma omp parallel for num_threads(static_cast <int>(n_blocks)) schedule(static, 1)
+#pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (Index i = 0; i < n_blocks; ++i) {
     try {
       const detail::FlushDenormals ftz;
       Block& b = blocks_[static_cast<std::size_t>(i)];
-      const Index first = i * count / n_blocks;
-      const Index last = (i + 1) * count / n_blocks;
+      // Blocks of kTrialsPerBlock, the last one shorter: a function of count alone.
+      const Index first = i * kTrialsPerBlock;
+      const Index last = std::min(count, first + kTrialsPerBlock);
       source.fill(split, indices + first, last - first, b.batch);
       b.y_bar.resize(last - first);
       b.method->forward(net, b.batch, b.y_bar);
@@ -56,7 +60,7 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(const Network<
     const Block& b = blocks_[static_cast<std::size_t>(i)];
     r.loss += b.loss;
     r.metrics.merge(b.metrics);
-    r.stats += b.method->stats();
+    r.stats.merge_max(b.method->stats());
   }
   return r;
 }
@@ -74,9 +78,10 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::loss_and_gradient(
   // The sum over blocks, in block order.
   if (grad.dims() != net.dims()) grad = Params<Scalar>(net.dims());
   grad.set_zero();
-  const Index n_blocks = std::min<Index>(static_cast<Index>(blocks_.size()), count);
-  for (Index i = 0; i < n_blocks; ++i)
+  const Index n_blocks = (count + kTrialsPerBlock - 1) / kTrialsPerBlock;
+  for (Index i = 0; i < n_blocks; ++i) {
     grad.flat() += blocks_[static_cast<std::size_t>(i)].grad.flat();
+  }
   return r;
 }
 

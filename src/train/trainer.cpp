@@ -3,10 +3,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <numeric>
 #include <sstream>
 #include <thread>
@@ -29,7 +31,24 @@ std::string RunDir::step_checkpoint(std::int64_t step) const {
   return fmt::format("{}/step_{:06d}.h5", checkpoints(), step);
 }
 
-RunDir prepare_run_dir(const std::string& dir) {
+namespace {
+
+// The files of an earlier run in `run`, for the message that refuses to overwrite them.
+std::vector<fs::path> run_files(const RunDir& run) {
+  std::vector<fs::path> files;
+  for (const std::string& f : {run.config(), run.metrics(), run.log(), run.best(), run.final()}) {
+    if (fs::exists(f)) files.emplace_back(f);
+  }
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(run.checkpoints(), ec)) {
+    if (e.path().extension() == ".h5") files.push_back(e.path());
+  }
+  return files;
+}
+
+}  // namespace
+
+RunDir prepare_run_dir(const std::string& dir, RunDirMode mode) {
   RunDir run{dir};
   std::error_code ec;
   fs::create_directories(run.checkpoints(), ec);
@@ -43,6 +62,21 @@ RunDir prepare_run_dir(const std::string& dir) {
     if (!out) throw IoError(dir + ": the run directory is not writable");
   }
   fs::remove(probe, ec);
+  if (mode == RunDirMode::kResume) return run;
+  const std::vector<fs::path> earlier = run_files(run);
+  const bool holds_run = std::any_of(earlier.begin(), earlier.end(), [&](const fs::path& p) {
+    return p != fs::path(run.log());  // a log alone is left by a run that never started
+  });
+  if (holds_run && mode == RunDirMode::kNew) {
+    throw InputError(dir + " already holds a run (" + earlier.front().filename().string() +
+                     ", ...): continue it with --resume " + dir +
+                     "/checkpoints/step_NNNNNN.h5, write elsewhere with --out, or replace it "
+                     "with --overwrite");
+  }
+  for (const fs::path& p : earlier) {
+    fs::remove(p, ec);
+    if (ec) throw IoError(p.string() + ": cannot remove: " + ec.message());
+  }
   return run;
 }
 
@@ -101,6 +135,10 @@ std::string_view bad_group(const Params<Scalar>& p) {
   }
   return "";
 }
+
+// With training.on_nan = skip, this many bad batches in a row end the run: the parameters
+// themselves have gone bad, and skipping more batches cannot help.
+constexpr std::int64_t kMaxConsecutiveSkips = 10;
 
 template <typename Scalar>
 class Trainer {
@@ -162,6 +200,7 @@ class Trainer {
     std::vector<std::int64_t> order;
     std::int64_t order_epoch = -1;
     double step_seconds = 0.0;
+    std::int64_t consecutive_skips = 0;
 
     while (meta_.step < total_steps_) {
       if (options_.stop_requested && options_.stop_requested->load()) {
@@ -197,15 +236,27 @@ class Trainer {
                 ? fmt::format("the loss is {}", std::isnan(r.loss) ? "NaN" : "Inf")
                 : fmt::format("the gradient of {} holds NaN or Inf", bad_group(grad_));
         if (t.on_nan == OnNan::kStop) {
+          // θ is still the last good one: the bad gradient was never applied.
+          const std::string path = save_step_checkpoint();
           throw NumericalError(fmt::format(
-              "step {}: {}; stopping (training.on_nan = stop). The last good checkpoint is {}",
-              s + 1, what, last_checkpoint_));
+              "step {}: {}; stopping (training.on_nan = stop). The last good parameters are in {}",
+              s + 1, what, path));
         }
         ++meta_.nan_skips;
+        ++consecutive_skips;
         rep.skipped = true;
+        rep.grad_norm = std::numeric_limits<double>::quiet_NaN();
         spdlog::warn("step {}: {}; batch skipped (training.on_nan = skip, {} so far)", s + 1, what,
                      meta_.nan_skips);
+        if (consecutive_skips >= kMaxConsecutiveSkips) {
+          const std::string path = save_step_checkpoint();
+          throw NumericalError(fmt::format(
+              "step {}: {} batches in a row gave NaN or Inf; the run cannot recover. The last "
+              "good parameters are in {}",
+              s + 1, consecutive_skips, path));
+        }
       } else {
+        consecutive_skips = 0;
         const double penalty = add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
         rep.loss += penalty;
         rep.grad_norm = clip_grad_norm(grad_, mask_, t.grad_clip);

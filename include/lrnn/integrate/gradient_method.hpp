@@ -4,6 +4,7 @@
 // method's business: it only ever needs dL/dȳ.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 
@@ -22,12 +23,13 @@ struct SolveStats {
   std::int64_t rhs_forward = 0;     ///< right-hand-side evaluations, forward (per batch)
   std::int64_t rhs_backward = 0;    ///< vector-Jacobian products / RHS evaluations, backward
 
-  SolveStats& operator+=(const SolveStats& o) {
-    steps_accepted += o.steps_accepted;
-    steps_rejected += o.steps_rejected;
-    rhs_forward += o.rhs_forward;
-    rhs_backward += o.rhs_backward;
-    return *this;
+  /// The larger count of each kind: blocks of one batch solve side by side, so the batch's work
+  /// is that of its busiest block.
+  void merge_max(const SolveStats& o) {
+    steps_accepted = std::max(steps_accepted, o.steps_accepted);
+    steps_rejected = std::max(steps_rejected, o.steps_rejected);
+    rhs_forward = std::max(rhs_forward, o.rhs_forward);
+    rhs_backward = std::max(rhs_backward, o.rhs_backward);
   }
 };
 

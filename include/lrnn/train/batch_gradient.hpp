@@ -1,7 +1,8 @@
-// Loss and gradient of one batch, split by trials over threads: each thread solves its own block
-// of trials with its own gradient method and buffers, then the blocks' gradients are summed in a
-// fixed order (so a run is bit-for-bit reproducible for a given thread count). This is the one
-// place where gradients are summed; a multi-process run adds its reduction here.
+// Loss and gradient of one batch, split by trials into blocks of at most kTrialsPerBlock. Each
+// block is solved by one thread with its own gradient method and buffers; the blocks' gradients
+// are then summed in block order. The blocks depend only on the batch, never on the thread count,
+// so a run gives the same numbers, bit for bit, on 1, 2 or 64 threads. This is the one place where
+// gradients are summed; a multi-process run adds its reduction here.
 #pragma once
 
 #include <cstdint>
@@ -24,7 +25,11 @@ class BatchGradient {
     SolveStats stats;  ///< summed over blocks
   };
 
-  /// `threads` blocks at most; each block gets a contiguous run of the trials.
+  /// Trials per block: large enough that C times a block is an efficient GEMM, small enough that
+  /// a batch of 32 gives two threads work.
+  static constexpr Index kTrialsPerBlock = 16;
+
+  /// Blocks run on up to `threads` threads.
   BatchGradient(const IntegratorOptions& integrator, const TimeGrid& grid, LabelType label_type,
                 int threads);
 
@@ -39,7 +44,7 @@ class BatchGradient {
   Result evaluate(const Network<Scalar>& net, const TrialSource& source, Split split,
                   const std::int64_t* indices, Index count);
 
-  int threads() const { return static_cast<int>(blocks_.size()); }
+  int threads() const { return threads_; }
 
  private:
   struct Block {
@@ -55,7 +60,10 @@ class BatchGradient {
   Result run(const Network<Scalar>& net, const TrialSource& source, Split split,
              const std::int64_t* indices, Index count, Work&& work);
 
+  IntegratorOptions integrator_;
+  TimeGrid grid_;
   LabelType label_type_;
+  int threads_;
   std::vector<Block> blocks_;
 };
 

@@ -30,9 +30,17 @@ struct RunDir {
   std::string final() const { return root + "/final.h5"; }
 };
 
+/// What to do with a run directory that already holds a run.
+enum class RunDirMode {
+  kNew,        ///< refuse it (InputError): a finished run's checkpoints are never overwritten
+  kResume,     ///< keep it: --resume continues the run there
+  kOverwrite,  ///< delete the earlier run's files (config, metrics, log, checkpoints) first
+};
+
 /// Creates the run directory and checkpoints/, and proves they can be written (before any
-/// training starts). Throws IoError naming the directory otherwise.
-RunDir prepare_run_dir(const std::string& dir);
+/// training starts). Throws IoError naming the directory if it cannot be written, InputError if
+/// it holds a run and mode is kNew.
+RunDir prepare_run_dir(const std::string& dir, RunDirMode mode = RunDirMode::kNew);
 
 /// What the trainer reports after each step (for progress lines).
 struct StepReport {
@@ -77,9 +85,10 @@ struct TrainSummary {
   std::string last_checkpoint;
 };
 
-/// Trains from `config` into `run_dir`. Throws ConfigError / IoError for bad input (including a
-/// --resume checkpoint that does not match the config), NumericalError when the loss or gradient
-/// turns NaN/Inf with training.on_nan = stop (the last good checkpoint stays on disk).
+/// Trains from `config` into `run_dir`. Throws ConfigError for a bad config, InputError for a
+/// --resume checkpoint that cannot be used or does not match the config, IoError when a file cannot
+/// be written during the run, and NumericalError when the loss or gradient turns NaN/Inf with
+/// training.on_nan = stop (after writing a checkpoint of the last good parameters).
 TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options);
 
 /// The number of threads a run uses: requested, else all cores.
