@@ -77,6 +77,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.training.n_train_trials, b.training.n_train_trials);
   EXPECT_EQ(a.training.n_val_trials, b.training.n_val_trials);
   EXPECT_EQ(a.training.n_epochs, b.training.n_epochs);
+  EXPECT_EQ(a.training.balanced_batches, b.training.balanced_batches);
   EXPECT_EQ(a.training.learning_rate, b.training.learning_rate);
   EXPECT_EQ(a.training.lr_schedule, b.training.lr_schedule);
   EXPECT_EQ(a.training.lr_final_fraction, b.training.lr_final_fraction);
@@ -138,6 +139,7 @@ Config unusual_config() {
   c.training.n_train_trials = 17;
   c.training.n_val_trials = 3;
   c.training.n_epochs = 4;
+  c.training.balanced_batches = false;
   c.training.learning_rate = 3e-4;
   c.training.lr_schedule = LrSchedule::kConstant;
   c.training.lr_final_fraction = 1.0;
@@ -516,7 +518,7 @@ TEST(ConfigYaml, UnusualConfigDiffersFromDefaultsEverywhere) {
     if (line_a == "  train_b: true") continue;  // one group must train; see RoundTripIsExact
     EXPECT_NE(line_a, line_b);
   }
-  EXPECT_EQ(keys, 53);
+  EXPECT_EQ(keys, 54);
 }
 
 TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
@@ -529,11 +531,11 @@ TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
       {"integrator",
        {"method", "gradient", "dt", "rtol", "atol", "dt_min", "max_steps", "checkpoints"}},
       {"training",
-       {"seed",       "precision",     "batch_size",  "n_train_trials",    "n_val_trials",
-        "n_epochs",   "learning_rate", "lr_schedule", "lr_final_fraction", "adam_beta1",
-        "adam_beta2", "adam_eps",      "grad_clip",   "weight_decay",      "train_M",
-        "train_N",    "train_B",       "train_w",     "train_b",           "eval_every",
-        "save_every", "on_nan",        "threads"}},
+       {"seed",       "precision",        "batch_size",    "n_train_trials", "n_val_trials",
+        "n_epochs",   "balanced_batches", "learning_rate", "lr_schedule",    "lr_final_fraction",
+        "adam_beta1", "adam_beta2",       "adam_eps",      "grad_clip",      "weight_decay",
+        "train_M",    "train_N",          "train_B",       "train_w",        "train_b",
+        "eval_every", "save_every",       "on_nan",        "threads"}},
       {"output", {"dir"}},
   };
   const YAML::Node doc = YAML::Load(to_yaml(Config{}));

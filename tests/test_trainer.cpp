@@ -1,6 +1,8 @@
 // The trainer: a short run whose loss falls, and exact resume (100 + 100 steps == 200 steps).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -240,6 +242,35 @@ TEST(Trainer, OnNanSkipDropsExactlyThePoisonedBatches) {
   // The last good checkpoint stays, and no final.h5 is written.
   EXPECT_NO_THROW(load_checkpoint<float>(c.output.dir + "/checkpoints/step_000000.h5"));
   EXPECT_FALSE(fs::exists(c.output.dir + "/final.h5"));
+}
+
+TEST(TrainingOrder, IsAPermutationWithBalancedBatches) {
+  Config c;
+  ContextSwitchTask task(c.task, c.integrator.dt, 5, 10000, 1, 0);
+  for (const bool balanced : {false, true}) {
+    const auto order = training_order(task, 5, 3, 10000, balanced);
+    std::vector<std::int64_t> sorted = order;
+    std::sort(sorted.begin(), sorted.end());
+    for (std::int64_t i = 0; i < 10000; ++i) ASSERT_EQ(sorted[static_cast<std::size_t>(i)], i);
+    // Worst count of one condition in a batch of 32 over the first 250 batches (before the
+    // smaller queues run out): exactly 4 when balanced; random batches stray far from it.
+    int worst = 0;
+    for (int batch = 0; batch < 250; ++batch) {
+      std::vector<int> count(8, 0);
+      for (int j = 0; j < 32; ++j) {
+        ++count[static_cast<std::size_t>(
+            task.condition(Split::kTrain, order[static_cast<std::size_t>(batch * 32 + j)]))];
+      }
+      for (int n : count) worst = std::max(worst, std::abs(n - 4));
+    }
+    if (balanced) {
+      EXPECT_EQ(worst, 0);
+    } else {
+      EXPECT_GE(worst, 3);
+    }
+  }
+  // Another epoch, another order.
+  EXPECT_NE(training_order(task, 5, 3, 10000, true), training_order(task, 5, 4, 10000, true));
 }
 
 }  // namespace

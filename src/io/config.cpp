@@ -126,6 +126,7 @@ void for_each_field(C& c, F&& f) {
   f("training", "n_train_trials", c.training.n_train_trials);
   f("training", "n_val_trials", c.training.n_val_trials);
   f("training", "n_epochs", c.training.n_epochs);
+  f("training", "balanced_batches", c.training.balanced_batches);
   f("training", "learning_rate", c.training.learning_rate);
   f("training", "lr_schedule", c.training.lr_schedule);
   f("training", "lr_final_fraction", c.training.lr_final_fraction);

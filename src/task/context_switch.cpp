@@ -67,6 +67,11 @@ TrialSpec ContextSwitchTask::spec(Split split, std::int64_t index) const {
   return draw_spec(task_, rng);
 }
 
+int ContextSwitchTask::condition(Split split, std::int64_t index) const {
+  const TrialSpec s = spec(split, index);
+  return (s.context - 1) * 4 + (s.sigma[0] > 0) * 2 + (s.sigma[1] > 0);
+}
+
 template <typename Scalar>
 void ContextSwitchTask::fill_impl(Split split, const std::int64_t* indices, Index count,
                                   TrialBatch<Scalar>& out) const {

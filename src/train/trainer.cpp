@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <map>
 #include <numeric>
 #include <sstream>
 #include <thread>
@@ -78,6 +79,30 @@ RunDir prepare_run_dir(const std::string& dir, RunDirMode mode) {
     if (ec) throw IoError(p.string() + ": cannot remove: " + ec.message());
   }
   return run;
+}
+
+std::vector<std::int64_t> training_order(const TrialSource& source, std::uint64_t seed,
+                                         std::int64_t epoch, std::int64_t n_trials, bool balanced) {
+  std::vector<std::int64_t> order(static_cast<std::size_t>(n_trials));
+  std::iota(order.begin(), order.end(), 0);
+  Philox rng(seed, Stream::kShuffle, static_cast<std::uint64_t>(epoch));
+  for (std::size_t i = order.size() - 1; i > 0; --i) {
+    std::swap(order[i], order[rng.below(i + 1)]);
+  }
+  if (!balanced) return order;
+  // Deal the shuffled trials round-robin from one queue per condition.
+  std::map<int, std::vector<std::int64_t>> queues;
+  for (const std::int64_t i : order) queues[source.condition(Split::kTrain, i)].push_back(i);
+  std::vector<std::size_t> next(queues.size(), 0);
+  std::size_t taken = 0;
+  while (taken < order.size()) {
+    std::size_t q = 0;
+    for (const auto& [condition, trials] : queues) {
+      if (next[q] < trials.size()) order[taken++] = trials[next[q]++];
+      ++q;
+    }
+  }
+  return order;
 }
 
 int resolve_threads(int requested) {
@@ -339,13 +364,8 @@ class Trainer {
 
   // Epoch e visits the training trials in a random order keyed by (seed, e): Fisher-Yates.
   std::vector<std::int64_t> epoch_order(std::int64_t epoch) const {
-    std::vector<std::int64_t> order(static_cast<std::size_t>(config_.training.n_train_trials));
-    std::iota(order.begin(), order.end(), 0);
-    Philox rng(config_.training.seed, Stream::kShuffle, static_cast<std::uint64_t>(epoch));
-    for (std::size_t i = order.size() - 1; i > 0; --i) {
-      std::swap(order[i], order[rng.below(i + 1)]);
-    }
-    return order;
+    return training_order(source(), config_.training.seed, epoch, config_.training.n_train_trials,
+                          config_.training.balanced_batches);
   }
 
   TaskMetrics validate() {

@@ -33,6 +33,8 @@ class ContextSwitchTask final : public TrialSource {
   Index d_in() const override { return 4; }
   Index n_steps() const override { return grid_.K; }
   const TimeGrid& grid() const { return grid_; }
+  /// (context - 1) * 4 + [σ1 > 0] * 2 + [σ2 > 0]: the 8 conditions of the task.
+  int condition(Split split, std::int64_t index) const override;
 
   void fill(Split split, const std::int64_t* indices, Index count,
             TrialBatch<float>& out) const override;

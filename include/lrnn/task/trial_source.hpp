@@ -22,6 +22,10 @@ class TrialSource {
   /// Steps K of every trial.
   virtual Index n_steps() const = 0;
 
+  /// The condition of a trial, a small number >= 0 that groups trials for balanced batches (for
+  /// the contextual switch task: context x stimulus signs). One group by default.
+  virtual int condition(Split /*split*/, std::int64_t /*index*/) const { return 0; }
+
   /// Fills `out` with the trials whose indices within `split` are `indices[0..count)`.
   /// Each trial depends only on (split, index): never on the batch it is in.
   virtual void fill(Split split, const std::int64_t* indices, Index count,

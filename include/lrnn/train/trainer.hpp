@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "lrnn/integrate/gradient_method.hpp"
 #include "lrnn/io/config.hpp"
@@ -90,6 +91,14 @@ struct TrainSummary {
 /// be written during the run, and NumericalError when the loss or gradient turns NaN/Inf with
 /// training.on_nan = stop (after writing a checkpoint of the last good parameters).
 TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options);
+
+/// The order in which epoch `epoch` visits training trials 0 .. n_trials-1: a random permutation
+/// keyed by (seed, epoch). With `balanced`, the shuffled trials are then dealt round-robin from one
+/// queue per source.condition(), so every batch holds each condition about equally often. In the
+/// noise-free task the 8 conditions are the whole data set, and a batch that happens to miss one
+/// pulls the network away from it.
+std::vector<std::int64_t> training_order(const TrialSource& source, std::uint64_t seed,
+                                         std::int64_t epoch, std::int64_t n_trials, bool balanced);
 
 /// The number of threads a run uses: requested, else all cores.
 int resolve_threads(int requested);
