@@ -109,9 +109,13 @@ int main(int argc, char** argv) {
   options.resume = resume;
   options.threads = threads;
   options.stop_requested = &g_stop;
+  std::int64_t first_step = -1;
   options.on_step = [&](const lrnn::StepReport& r) {
-    const double rate = r.elapsed_s > 0 ? 1.0 / r.step_time_s : 0.0;
-    const double left = r.step_time_s * static_cast<double>(r.total_steps - r.step);
+    // Rate over the steps this process has run (a resume starts counting again).
+    if (first_step < 0) first_step = r.step - 1;
+    const double rate =
+        r.elapsed_s > 0 ? static_cast<double>(r.step - first_step) / r.elapsed_s : 0.0;
+    const double left = rate > 0 ? static_cast<double>(r.total_steps - r.step) / rate : 0.0;
     const std::string line = fmt::format(
         "step {}/{}  loss {:.4f}  acc {:.3f}  |g| {:.3f}  lr {:.2e}  {:.2f} steps/s  "
         "left {}",
