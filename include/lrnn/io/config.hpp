@@ -69,11 +69,11 @@ struct TrainingOptions {
   int batch_size = 32;                        ///< training.batch_size: trials per step, >= 1
   int n_train_trials = 10000;                 ///< training.n_train_trials: >= batch_size
   int n_val_trials = 500;                     ///< training.n_val_trials: >= 1
-  int n_epochs = 1;             ///< training.n_epochs: passes over the training trials, >= 1
+  int n_epochs = 1;  ///< training.n_epochs: passes over the training trials, >= 1
   /// training.balanced_batches: order each epoch so that every batch holds the task's conditions
   /// (context x stimulus signs) in equal numbers, instead of plain random order
   bool balanced_batches = true;
-  double learning_rate = 1e-2;  ///< training.learning_rate: > 0
+  double learning_rate = 1e-2;                   ///< training.learning_rate: > 0
   LrSchedule lr_schedule = LrSchedule::kCosine;  ///< training.lr_schedule: constant | cosine
   double lr_final_fraction = 0.01;  ///< training.lr_final_fraction: cosine floor, in [0, 1]
   double adam_beta1 = 0.9;          ///< training.adam_beta1: in [0, 1)
