@@ -26,18 +26,10 @@
 #include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
+#include "support/malloc_counter.hpp"
 
-extern "C" void* __libc_malloc(std::size_t size);
-
-namespace {
-std::atomic<bool> g_counting{false};
-std::atomic<long> g_mallocs{0};
-}  // namespace
-
-extern "C" void* malloc(std::size_t size) {
-  if (g_counting.load(std::memory_order_relaxed)) g_mallocs.fetch_add(1);
-  return __libc_malloc(size);
-}
+using lrnn::test::g_counting;
+using lrnn::test::g_mallocs;
 
 namespace lrnn {
 namespace {
