@@ -69,15 +69,17 @@ int main(int argc, char** argv) {
       ->check(CLI::PositiveNumber);
   app.add_flag("--overwrite", overwrite,
                "replace an earlier run in the output directory (by default lrnn refuses)");
-  app.failure_message(CLI::FailureMessage::simple);
   app.footer(
       "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
       "130/143 interrupted (a checkpoint is written first; resume with --resume).");
   try {
     app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : 2;
+    // One line, like every other error (CLI11 would add a second).
+    std::fprintf(stderr, "lrnn-train: error: %s (see --help)\n", e.what());
+    return 2;
   }
 
   lrnn::Config config;

@@ -3,6 +3,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -104,6 +105,14 @@ TEST(E2eTrain, BadInputExitsWithTwoAndOneLine) {
   const fs::path notyaml = write_config("notyaml", "rnn: [1, 2\n");
   const fs::path text = fs::temp_directory_path() / "lrnn_e2e_not_h5.h5";
   std::ofstream(text) << "not a checkpoint\n";
+  const fs::path empty = write_config("empty", "# nothing but a comment\n");
+  // A real checkpoint cut in half, as a crash during a copy would leave it.
+  const fs::path good_dir = fs::temp_directory_path() / "lrnn_e2e_for_truncation";
+  fs::remove_all(good_dir);
+  EXPECT_EQ(run_train(tiny.string() + " --out " + good_dir.string()).exit_code, 0);
+  const fs::path truncated = fs::temp_directory_path() / "lrnn_e2e_truncated.h5";
+  fs::copy_file(good_dir / "final.h5", truncated, fs::copy_options::overwrite_existing);
+  fs::resize_file(truncated, fs::file_size(truncated) / 2);
   const std::vector<Case> cases = {
       {"missing config", "/nonexistent/x.yaml", "x.yaml"},
       {"unknown key", unknown.string(), "did you mean 'rnn.N'"},
@@ -119,12 +128,22 @@ TEST(E2eTrain, BadInputExitsWithTwoAndOneLine) {
            " --resume " + text.string(),
        "not an HDF5 file"},
       {"no arguments", "", "config"},
+      {"empty config", empty.string(), "lrnn_e2e_empty.yaml"},
+      {"config is a directory", fs::temp_directory_path().string(),
+       fs::temp_directory_path().string()},
+      {"resume truncated",
+       tiny.string() + " --out " + (fs::temp_directory_path() / "lrnn_e2e_r3").string() +
+           " --resume " + truncated.string(),
+       "lrnn_e2e_truncated.h5"},
+      {"unknown flag", tiny.string() + " --frobnicate", "frobnicate"},
   };
   for (const auto& c : cases) {
     const AppRun r = run_train(c.args);
     EXPECT_EQ(r.exit_code, 2) << c.name << ": " << r.output;
     EXPECT_NE(r.output.find(c.expect), std::string::npos) << c.name << ": " << r.output;
     EXPECT_EQ(r.output.find("terminate called"), std::string::npos) << c.name;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1)
+        << c.name << ": not one line: " << r.output;
   }
 }
 
