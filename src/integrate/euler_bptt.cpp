@@ -127,23 +127,6 @@ void EulerBptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sc
   stats_.rhs_backward = K;
 }
 
-template <typename Scalar>
-std::unique_ptr<GradientMethod<Scalar>> make_gradient_method(const IntegratorOptions& options,
-                                                             const TimeGrid& grid) {
-  switch (options.method) {
-    case Method::kEuler:
-      return std::make_unique<EulerBptt<Scalar>>(grid);
-    case Method::kRk45:
-      throw ConfigError("integrator.method = rk45: not available in this build yet (use euler)");
-  }
-  throw ConfigError("integrator.method: unknown");
-}
-
 template class EulerBptt<float>;
 template class EulerBptt<double>;
-template std::unique_ptr<GradientMethod<float>> make_gradient_method<float>(
-    const IntegratorOptions&, const TimeGrid&);
-template std::unique_ptr<GradientMethod<double>> make_gradient_method<double>(
-    const IntegratorOptions&, const TimeGrid&);
-
 }  // namespace lrnn

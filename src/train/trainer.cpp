@@ -458,6 +458,9 @@ TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOp
     throw ConfigError("task.trials_file = " + config.task.trials_file +
                       ": training from a trials file is not available in this version");
   }
+  // Fail before anything is written if the integrator/gradient pair is not available.
+  make_gradient_method<double>(config.integrator,
+                               make_time_grid(config.task, config.integrator.dt));
   if (config.training.precision == Precision::kFloat64) {
     return Trainer<double>(config, run_dir, options).run();
   }

@@ -1,0 +1,236 @@
+#include "lrnn/integrate/rk45_bptt.hpp"
+
+#include "integrate/bulk_product.hpp"
+#include "integrate/dopri5_tableau.hpp"
+#include "lrnn/core/errors.hpp"
+
+namespace lrnn {
+namespace {
+
+using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
+
+// Room for this many steps on the first solve; the default task takes a few tens.
+constexpr Index kInitialTapeSteps = 64;
+
+}  // namespace
+
+template <typename Scalar>
+Rk45Bptt<Scalar>::Rk45Bptt(const TimeGrid& grid, const AdaptiveDriverOptions& options)
+    : grid_(grid),
+      driver_(options),
+      rhs_(grid),
+      bulk_(std::make_unique<detail::BulkProduct<Scalar>>()) {}
+
+template <typename Scalar>
+Rk45Bptt<Scalar>::~Rk45Bptt() = default;
+
+template <typename Scalar>
+void Rk45Bptt<Scalar>::begin_tape(Index rows, Index cols) {
+  steps_.clear();
+  if (tape_.rows() != rows || n_trials_ != cols) {
+    n_trials_ = cols;
+    tape_.resize(rows, kInitialTapeSteps * cols);
+    steps_.reserve(static_cast<std::size_t>(kInitialTapeSteps));
+  }
+}
+
+template <typename Scalar>
+void Rk45Bptt<Scalar>::record(double t0, double t1, const Mat& Z0) {
+  const auto S = static_cast<Index>(steps_.size());
+  if ((S + 1) * n_trials_ > tape_.cols()) {
+    // Doubling keeps the number of reallocations logarithmic in the longest solve seen.
+    tape_.conservativeResize(Eigen::NoChange, 2 * tape_.cols());
+  }
+  tape_.middleCols(S * n_trials_, n_trials_) = Z0;
+  steps_.push_back({t0, t1});
+}
+
+template <typename Scalar>
+void Rk45Bptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                               Eigen::Ref<VecX<Scalar>> y_bar) {
+  rhs_.bind(net, batch);
+  rnn_stop_times(grid_, batch, stops_);
+  begin_tape(rhs_.rows(), rhs_.cols());
+  rhs_.initial_state(Z_);
+  const SolveResult r =
+      driver_.solve(rhs_, 0.0, grid_.T, stops_, Z_,
+                    [this](const DenseStep<Scalar>& s) { record(s.t0(), s.t1(), s.X0()); });
+  if (!r.ok()) throw NumericalError("rk45 forward solve: " + r.message);
+  y_bar = Z_.row(net.dims().N).transpose();
+  stats_ = SolveStats{};
+  stats_.steps_accepted = r.steps_accepted;
+  stats_.steps_rejected = r.steps_rejected;
+  stats_.rhs_forward = r.rhs_evals;
+}
+
+template <typename Scalar>
+void Rk45Bptt<Scalar>::forward_replay(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                                      std::span<const StepSpan> steps,
+                                      Eigen::Ref<VecX<Scalar>> y_bar) {
+  if (steps.empty() || steps.front().t0 != 0.0 || steps.back().t1 != grid_.T) {
+    throw Error("rk45 replay: the steps must run from 0 to T");
+  }
+  rhs_.bind(net, batch);
+  const Index rows = rhs_.rows(), cols = rhs_.cols();
+  // The spans may be this object's own steps_, which begin_tape clears: replay from a copy.
+  replay_.assign(steps.begin(), steps.end());
+  begin_tape(rows, cols);
+  stepper_.resize(rows, cols);
+  for (Mat* m : {&Z1_, &k1_, &k7_, &E_}) m->resize(rows, cols);
+  rhs_.initial_state(Z_);
+  stats_ = SolveStats{};
+  double t = 0.0;
+  for (const StepSpan& s : replay_) {
+    if (s.t0 != t || !(s.t1 > s.t0)) throw Error("rk45 replay: the steps must be contiguous");
+    // k1 afresh at t0⁺ is bitwise the driver's FSAL k7 except at stop times, where the driver
+    // also evaluates it afresh: the input does not change anywhere else.
+    rhs_({s.t0, Side::kRight}, Z_, k1_);
+    record(s.t0, s.t1, Z_);
+    stepper_.step(rhs_, s.t0, s.t1, Z_, k1_, Z1_, k7_, E_);
+    Z_.swap(Z1_);
+    t = s.t1;
+    stats_.rhs_forward += Dopri5<Scalar>::kStages;
+  }
+  y_bar = Z_.row(net.dims().N).transpose();
+  stats_.steps_accepted = static_cast<std::int64_t>(replay_.size());
+}
+
+template <typename Scalar>
+void Rk45Bptt<Scalar>::vjp(const Network<Scalar>& net, const TrialBatch<Scalar>& batch, RhsTime t,
+                           const Mat& Y, const Mat& kappa, Mat& mu) {
+  const Dims& d = net.dims();
+  const Index N = d.N;
+  const Index R = d.R;
+  const auto inv_N = Scalar(1) / static_cast<Scalar>(N);
+  const auto inv_tau = static_cast<Scalar>(1.0 / net.tau);
+  const auto n = net.theta.n();
+  const auto M = net.theta.M();
+  const auto w = net.theta.w();
+
+  phi_ = Y.topRows(N).array().tanh();
+  z_.topRows(R).noalias() = n.transpose() * phi_;
+  z_.topRows(R) *= inv_N;
+  z_.bottomRows(d.d_in) = batch.u_step(rhs_.input_step(t));
+  const auto kappa_x = kappa.topRows(N);
+  dMB_.noalias() += kappa_x * z_.transpose();
+  v_.noalias() = M.transpose() * kappa_x;
+  dn_.noalias() += phi_ * v_.transpose();
+  drive_.noalias() = n * v_;
+  drive_ *= inv_N;
+  bulk_->add_transposed(static_cast<Scalar>(net.g), net.C, kappa_x, drive_);
+  drive_ *= inv_tau;
+  if (rhs_.window_open(t)) {
+    const auto c = inv_N / static_cast<Scalar>(grid_.T_avg);
+    for (Index j = 0; j < n_trials_; ++j) drive_.col(j) += (kappa(N, j) * c) * w;
+    dw_.noalias() += phi_ * kappa.row(N).transpose();
+    db_ += kappa.row(N).sum();
+  }
+  mu.topRows(N) = -inv_tau * kappa_x + ((1 - phi_.array().square()) * drive_.array()).matrix();
+  mu.row(N).setZero();  // f does not depend on q
+}
+
+template <typename Scalar>
+void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                                const Eigen::Ref<const VecX<Scalar>>& dL_dybar,
+                                Params<Scalar>& grad) {
+  const Dims& d = net.dims();
+  const Index N = d.N;
+  const Index R = d.R;
+  const Index Bt = n_trials_;
+  const Index rows = N + 1;
+  if (tape_.rows() != rows || batch.n_trials != Bt) {
+    throw Error("rk45 backward: called without a matching forward");
+  }
+  rhs_.bind(net, batch);
+  bulk_->reserve(N, Bt);
+  for (Mat* m : {&lam_, &mu_}) m->resize(rows, Bt);
+  for (Index i = 0; i < 6; ++i) {
+    Y_[static_cast<std::size_t>(i)].resize(rows, Bt);
+    kap_[static_cast<std::size_t>(i)].resize(rows, Bt);
+  }
+  phi_.resize(N, Bt);
+  drive_.resize(N, Bt);
+  z_.resize(R + d.d_in, Bt);
+  v_.resize(R, Bt);
+  dMB_.setZero(N, R + d.d_in);
+  dn_.setZero(N, R);
+  dw_.setZero(N);
+  db_ = 0;
+
+  auto& [Y1, Y2, Y3, Y4, Y5, Y6] = Y_;
+  auto& [k1, k2, k3, k4, k5, k6] = kap_;
+  lam_.topRows(N).setZero();
+  lam_.row(N) = dL_dybar.transpose();  // ȳ = q(T)
+  for (auto n = static_cast<Index>(steps_.size()) - 1; n >= 0; --n) {
+    const StepSpan st = steps_[static_cast<std::size_t>(n)];
+    const double h = st.t1 - st.t0;
+    const auto s = [h](double a) { return static_cast<Scalar>(a * h); };
+    const RhsTime tau1{st.t0, Side::kRight}, tau2{st.t0 + c2 * h, Side::kRight},
+        tau3{st.t0 + c3 * h, Side::kRight}, tau4{st.t0 + c4 * h, Side::kRight},
+        tau5{st.t0 + c5 * h, Side::kRight}, tau6{st.t1, Side::kLeft};
+
+    // Recompute the stage states exactly as Dopri5::step does; k_i lives in kap_ until the
+    // adjoint overwrites it (k6 is not needed: only Y1 .. Y6 enter the vector-Jacobian products).
+    Y1 = tape_.middleCols(n * Bt, Bt);
+    rhs_(tau1, Y1, k1);
+    Y2 = Y1 + s(a21) * k1;
+    rhs_(tau2, Y2, k2);
+    Y3 = Y1 + s(a31) * k1 + s(a32) * k2;
+    rhs_(tau3, Y3, k3);
+    Y4 = Y1 + s(a41) * k1 + s(a42) * k2 + s(a43) * k3;
+    rhs_(tau4, Y4, k4);
+    Y5 = Y1 + s(a51) * k1 + s(a52) * k2 + s(a53) * k3 + s(a54) * k4;
+    rhs_(tau5, Y5, k5);
+    Y6 = Y1 + s(a61) * k1 + s(a62) * k2 + s(a63) * k3 + s(a64) * k4 + s(a65) * k5;
+
+    // Reverse of Z_{n+1} = Z_n + h Σ b_i k_i, then of each stage from the last.
+    k1 = s(b1) * lam_;
+    k2.setZero();  // b2 = 0
+    k3 = s(b3) * lam_;
+    k4 = s(b4) * lam_;
+    k5 = s(b5) * lam_;
+    k6 = s(b6) * lam_;
+    vjp(net, batch, tau6, Y6, k6, mu_);
+    lam_ += mu_;
+    k1 += s(a61) * mu_;
+    k2 += s(a62) * mu_;
+    k3 += s(a63) * mu_;
+    k4 += s(a64) * mu_;
+    k5 += s(a65) * mu_;
+    vjp(net, batch, tau5, Y5, k5, mu_);
+    lam_ += mu_;
+    k1 += s(a51) * mu_;
+    k2 += s(a52) * mu_;
+    k3 += s(a53) * mu_;
+    k4 += s(a54) * mu_;
+    vjp(net, batch, tau4, Y4, k4, mu_);
+    lam_ += mu_;
+    k1 += s(a41) * mu_;
+    k2 += s(a42) * mu_;
+    k3 += s(a43) * mu_;
+    vjp(net, batch, tau3, Y3, k3, mu_);
+    lam_ += mu_;
+    k1 += s(a31) * mu_;
+    k2 += s(a32) * mu_;
+    vjp(net, batch, tau2, Y2, k2, mu_);
+    lam_ += mu_;
+    k1 += s(a21) * mu_;
+    vjp(net, batch, tau1, Y1, k1, mu_);
+    lam_ += mu_;  // now dL/dZ_n
+  }
+  const auto inv_N = Scalar(1) / static_cast<Scalar>(N);
+  const auto inv_tau = static_cast<Scalar>(1.0 / net.tau);
+  const auto inv_T_avg = static_cast<Scalar>(1.0 / grid_.T_avg);
+  grad.M() += inv_tau * dMB_.leftCols(R);
+  grad.B() += inv_tau * dMB_.rightCols(d.d_in);
+  grad.n() += (inv_tau * inv_N) * dn_;
+  grad.w() += (inv_N * inv_T_avg) * dw_;
+  grad.b() += inv_T_avg * db_;
+  // Per step: 5 f evaluations to recompute the stages and 6 vector-Jacobian products.
+  stats_.rhs_backward = 11 * static_cast<std::int64_t>(steps_.size());
+}
+
+template class Rk45Bptt<float>;
+template class Rk45Bptt<double>;
+
+}  // namespace lrnn
