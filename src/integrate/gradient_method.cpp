@@ -4,6 +4,7 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/integrate/adaptive_driver.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
+#include "lrnn/integrate/rk45_adjoint.hpp"
 #include "lrnn/integrate/rk45_bptt.hpp"
 #include "lrnn/io/config.hpp"
 
@@ -19,9 +20,8 @@ std::unique_ptr<GradientMethod<Scalar>> make_gradient_method(const IntegratorOpt
       if (options.gradient == GradientKind::kBptt) {
         return std::make_unique<Rk45Bptt<Scalar>>(grid, driver_options(options));
       }
-      throw ConfigError(
-          "integrator.gradient = adjoint: the continuous adjoint for rk45 is not available yet "
-          "(use integrator.gradient = bptt)");
+      return std::make_unique<Rk45Adjoint<Scalar>>(grid, driver_options(options),
+                                                   options.checkpoints);
   }
   throw ConfigError("integrator.method: unknown");
 }

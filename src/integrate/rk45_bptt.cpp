@@ -1,7 +1,7 @@
 #include "lrnn/integrate/rk45_bptt.hpp"
 
-#include "integrate/bulk_product.hpp"
 #include "integrate/dopri5_tableau.hpp"
+#include "integrate/rnn_vjp.hpp"
 #include "lrnn/core/errors.hpp"
 
 namespace lrnn {
@@ -16,10 +16,7 @@ constexpr Index kInitialTapeSteps = 64;
 
 template <typename Scalar>
 Rk45Bptt<Scalar>::Rk45Bptt(const TimeGrid& grid, const AdaptiveDriverOptions& options)
-    : grid_(grid),
-      driver_(options),
-      rhs_(grid),
-      bulk_(std::make_unique<detail::BulkProduct<Scalar>>()) {}
+    : grid_(grid), driver_(options), rhs_(grid), vjp_(std::make_unique<detail::RnnVjp<Scalar>>()) {}
 
 template <typename Scalar>
 Rk45Bptt<Scalar>::~Rk45Bptt() = default;
@@ -96,66 +93,26 @@ void Rk45Bptt<Scalar>::forward_replay(const Network<Scalar>& net, const TrialBat
 }
 
 template <typename Scalar>
-void Rk45Bptt<Scalar>::vjp(const Network<Scalar>& net, const TrialBatch<Scalar>& batch, RhsTime t,
-                           const Mat& Y, const Mat& kappa, Mat& mu) {
-  const Dims& d = net.dims();
-  const Index N = d.N;
-  const Index R = d.R;
-  const auto inv_N = Scalar(1) / static_cast<Scalar>(N);
-  const auto inv_tau = static_cast<Scalar>(1.0 / net.tau);
-  const auto n = net.theta.n();
-  const auto M = net.theta.M();
-  const auto w = net.theta.w();
-
-  phi_ = Y.topRows(N).array().tanh();
-  z_.topRows(R).noalias() = n.transpose() * phi_;
-  z_.topRows(R) *= inv_N;
-  z_.bottomRows(d.d_in) = batch.u_step(rhs_.input_step(t));
-  const auto kappa_x = kappa.topRows(N);
-  dMB_.noalias() += kappa_x * z_.transpose();
-  v_.noalias() = M.transpose() * kappa_x;
-  dn_.noalias() += phi_ * v_.transpose();
-  drive_.noalias() = n * v_;
-  drive_ *= inv_N;
-  bulk_->add_transposed(static_cast<Scalar>(net.g), net.C, kappa_x, drive_);
-  drive_ *= inv_tau;
-  if (rhs_.window_open(t)) {
-    const auto c = inv_N / static_cast<Scalar>(grid_.T_avg);
-    for (Index j = 0; j < n_trials_; ++j) drive_.col(j) += (kappa(N, j) * c) * w;
-    dw_.noalias() += phi_ * kappa.row(N).transpose();
-    db_ += kappa.row(N).sum();
-  }
-  mu.topRows(N) = -inv_tau * kappa_x + ((1 - phi_.array().square()) * drive_.array()).matrix();
-  mu.row(N).setZero();  // f does not depend on q
-}
-
-template <typename Scalar>
 void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                                 const Eigen::Ref<const VecX<Scalar>>& dL_dybar,
                                 Params<Scalar>& grad) {
   const Dims& d = net.dims();
   const Index N = d.N;
-  const Index R = d.R;
   const Index Bt = n_trials_;
   const Index rows = N + 1;
   if (tape_.rows() != rows || batch.n_trials != Bt) {
     throw Error("rk45 backward: called without a matching forward");
   }
   rhs_.bind(net, batch);
-  bulk_->reserve(N, Bt);
+  vjp_->begin(d, Bt);
   for (Mat* m : {&lam_, &mu_}) m->resize(rows, Bt);
   for (Index i = 0; i < 6; ++i) {
     Y_[static_cast<std::size_t>(i)].resize(rows, Bt);
     kap_[static_cast<std::size_t>(i)].resize(rows, Bt);
   }
-  phi_.resize(N, Bt);
-  drive_.resize(N, Bt);
-  z_.resize(R + d.d_in, Bt);
-  v_.resize(R, Bt);
-  dMB_.setZero(N, R + d.d_in);
-  dn_.setZero(N, R);
-  dw_.setZero(N);
-  db_ = 0;
+  const auto vjp = [&](RhsTime t, const Mat& Y, const Mat& kappa, Mat& mu) {
+    vjp_->apply(net, batch, rhs_, grid_.T_avg, t, Y, kappa, mu, true);
+  };
 
   auto& [Y1, Y2, Y3, Y4, Y5, Y6] = Y_;
   auto& [k1, k2, k3, k4, k5, k6] = kap_;
@@ -190,42 +147,35 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
     k4 = s(b4) * lam_;
     k5 = s(b5) * lam_;
     k6 = s(b6) * lam_;
-    vjp(net, batch, tau6, Y6, k6, mu_);
+    vjp(tau6, Y6, k6, mu_);
     lam_ += mu_;
     k1 += s(a61) * mu_;
     k2 += s(a62) * mu_;
     k3 += s(a63) * mu_;
     k4 += s(a64) * mu_;
     k5 += s(a65) * mu_;
-    vjp(net, batch, tau5, Y5, k5, mu_);
+    vjp(tau5, Y5, k5, mu_);
     lam_ += mu_;
     k1 += s(a51) * mu_;
     k2 += s(a52) * mu_;
     k3 += s(a53) * mu_;
     k4 += s(a54) * mu_;
-    vjp(net, batch, tau4, Y4, k4, mu_);
+    vjp(tau4, Y4, k4, mu_);
     lam_ += mu_;
     k1 += s(a41) * mu_;
     k2 += s(a42) * mu_;
     k3 += s(a43) * mu_;
-    vjp(net, batch, tau3, Y3, k3, mu_);
+    vjp(tau3, Y3, k3, mu_);
     lam_ += mu_;
     k1 += s(a31) * mu_;
     k2 += s(a32) * mu_;
-    vjp(net, batch, tau2, Y2, k2, mu_);
+    vjp(tau2, Y2, k2, mu_);
     lam_ += mu_;
     k1 += s(a21) * mu_;
-    vjp(net, batch, tau1, Y1, k1, mu_);
+    vjp(tau1, Y1, k1, mu_);
     lam_ += mu_;  // now dL/dZ_n
   }
-  const auto inv_N = Scalar(1) / static_cast<Scalar>(N);
-  const auto inv_tau = static_cast<Scalar>(1.0 / net.tau);
-  const auto inv_T_avg = static_cast<Scalar>(1.0 / grid_.T_avg);
-  grad.M() += inv_tau * dMB_.leftCols(R);
-  grad.B() += inv_tau * dMB_.rightCols(d.d_in);
-  grad.n() += (inv_tau * inv_N) * dn_;
-  grad.w() += (inv_N * inv_T_avg) * dw_;
-  grad.b() += inv_T_avg * db_;
+  vjp_->add_to(net, grid_.T_avg, grad);
   // Per step: 5 f evaluations to recompute the stages and 6 vector-Jacobian products.
   stats_.rhs_backward = 11 * static_cast<std::int64_t>(steps_.size());
 }

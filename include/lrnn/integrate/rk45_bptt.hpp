@@ -34,7 +34,7 @@
 namespace lrnn {
 namespace detail {
 template <typename Scalar>
-class BulkProduct;
+class RnnVjp;
 }  // namespace detail
 
 /// One accepted step [t0, t1] (model time). t1 is exact: a step clipped to a stop time ends on it.
@@ -76,10 +76,6 @@ class Rk45Bptt final : public GradientMethod<Scalar> {
  private:
   void begin_tape(Index rows, Index cols);
   void record(double t0, double t1, const Mat& Z0);
-  /// Adds the vector-Jacobian product of f at (t, Y) with cotangent kappa into mu (overwritten)
-  /// and the parameter terms into the accumulators.
-  void vjp(const Network<Scalar>& net, const TrialBatch<Scalar>& batch, RhsTime t, const Mat& Y,
-           const Mat& kappa, Mat& mu);
 
   TimeGrid grid_;
   AdaptiveDriver<Scalar> driver_;
@@ -96,12 +92,8 @@ class Rk45Bptt final : public GradientMethod<Scalar> {
   // Backward buffers: stage states, stage adjoints, the state adjoint and one stage's μ.
   std::array<Mat, 6> Y_, kap_;
   Mat lam_, mu_;
-  Mat phi_, drive_, z_, v_;  ///< N x B, N x B, (R + d_in) x B, R x B
-  Mat dMB_, dn_;             ///< Σ κ_x zᵀ, Σ phi vᵀ (scaled at the end)
-  VecX<Scalar> dw_;          ///< Σ_open phi κ_qᵀ
-  Scalar db_ = 0;            ///< Σ_open Σ κ_q
   SolveStats stats_;
-  std::unique_ptr<detail::BulkProduct<Scalar>> bulk_;  ///< g Cᵀ κ without allocations
+  std::unique_ptr<detail::RnnVjp<Scalar>> vjp_;  ///< f's vector-Jacobian product and θ sums
 };
 
 }  // namespace lrnn

@@ -1,0 +1,108 @@
+// Dormand–Prince 5(4) with the continuous adjoint (DESIGN.md section 3, `integrator.method: rk45,
+// gradient: adjoint`), after SUNDIALS CVODES's checkpointed adjoint.
+//
+// Forward: the adaptive solve of RnnRhs's Z = [X; q], storing only the state at up to
+// `checkpoints` accepted step boundaries: t = 0 and the first boundary at or after T j / C for
+// j = 1 .. C - 1.
+//
+// Backward: with λ = [λ_x; λ_q], λ(T) = [0; dL/dȳ] (ȳ = q(T)) and f independent of q,
+//   dλ/dt = -(∂f/∂Z)ᵀ λ,   i.e.   dλ_x/dt = -(∂f_x/∂X)ᵀ λ_x - [t in W] (∂f_q/∂X)ᵀ λ_q,
+//   λ_q constant,           dL/dθ = ∫_0^T λᵀ ∂f/∂θ dt,
+// the window's quadrature entering as the source term through ∂f_q/∂X = phi' w / (N T_avg). It is
+// solved in reversed time s = T - t with the same stepper, controller and stop times (input jumps,
+// T - T_avg; the side of each one-sided limit flips with the time) plus the checkpoint times, so
+// no backward step spans two segments. The parameter integrals are taken on each accepted
+// backward step by 3-point Gauss–Legendre quadrature (order 6) of λ from the step's dense output
+// and X from the forward dense output.
+//
+// X(t) on the way back comes from the segment [t_c, t_{c+1}] that contains t: re-integrated
+// forward from checkpoint c with the same controller (never integrated backward: the contracting
+// tau dX/dt = -X + ... is unstable in reverse), its accepted steps kept as the dense output
+// sampled at θ = 0, 1/4, 1/2, 3/4, 1 (a degree-4 polynomial in θ, so the samples reproduce it).
+// Memory: C checkpoint states plus 4 S_c + 1 states for the segment being swept (S_c its accepted
+// steps). The segment part grows like S / C: memory is flat in T only for the checkpoints.
+// The adjoint is linear in dL/dȳ and is solved for a multiple of it that makes λ_x O(1), so that
+// atol bounds λ_x's error relative to its size (backward() explains the factor).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "lrnn/integrate/adaptive_driver.hpp"
+#include "lrnn/integrate/gradient_method.hpp"
+#include "lrnn/integrate/rk45_bptt.hpp"
+#include "lrnn/integrate/rnn_rhs.hpp"
+
+namespace lrnn {
+namespace detail {
+template <typename Scalar>
+class RnnVjp;
+}  // namespace detail
+
+/// Work and memory of the last backward() beyond SolveStats.
+struct AdjointStats {
+  std::int64_t steps_accepted = 0;  ///< accepted steps of the backward (λ) solve
+  std::int64_t steps_rejected = 0;  ///< rejected steps of the backward solve
+  std::int64_t rhs_recompute = 0;   ///< f evaluations re-integrating the segments (in rhs_forward)
+  std::int64_t segments = 0;        ///< segment re-integrations
+  Index checkpoint_states = 0;      ///< states stored at checkpoints ((N + 1) x B each)
+  Index peak_segment_states = 0;    ///< most states held for one segment's dense output
+};
+
+template <typename Scalar>
+class Rk45Adjoint final : public GradientMethod<Scalar> {
+ public:
+  using Mat = MatX<Scalar>;
+
+  /// checkpoints: integrator.checkpoints, >= 1 (ConfigError otherwise).
+  Rk45Adjoint(const TimeGrid& grid, const AdaptiveDriverOptions& options, int checkpoints);
+  ~Rk45Adjoint() override;
+
+  /// The adaptive solve; stores the checkpoints. Throws NumericalError when the solve fails.
+  void forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+               Eigen::Ref<VecX<Scalar>> y_bar) override;
+
+  void backward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                const Eigen::Ref<const VecX<Scalar>>& dL_dybar, Params<Scalar>& grad) override;
+
+  /// rhs_forward includes the segment re-integrations of backward().
+  SolveStats stats() const override { return stats_; }
+  const AdjointStats& adjoint_stats() const { return adj_; }
+
+  /// Peak number of (N + 1) x B states held: checkpoints plus one segment's dense samples.
+  Index stored_states() const { return adj_.checkpoint_states + adj_.peak_segment_states; }
+
+ private:
+  static constexpr Index kNodes = 5;  ///< dense-output samples per step, θ = 0, 1/4, .., 1
+
+  void store_checkpoint(double t, const Mat& Z);
+  /// X at t (side resolves a segment boundary) into out, re-integrating its segment if needed.
+  void state_at(RhsTime t, Mat& out);
+  void load_segment(std::size_t c);
+  void record_step(const DenseStep<Scalar>& s);
+
+  TimeGrid grid_;
+  int n_checkpoints_;
+  AdaptiveDriver<Scalar> driver_;      ///< the forward and the backward (λ) solves
+  AdaptiveDriver<Scalar> seg_driver_;  ///< segment re-integrations, nested in the backward solve
+  RnnRhs<Scalar> rhs_;
+  std::unique_ptr<detail::RnnVjp<Scalar>> vjp_;
+  const Network<Scalar>* net_ = nullptr;
+  const TrialBatch<Scalar>* batch_ = nullptr;
+
+  std::vector<double> stops_;        ///< forward stop times
+  std::vector<double> bstops_;       ///< backward stop times in s = T - t, with the checkpoints
+  std::vector<double> ckpt_t_;       ///< checkpoint times, ascending, ckpt_t_[0] = 0
+  Mat ckpt_;                         ///< rows x (C B): the checkpoint states
+  std::vector<StepSpan> seg_steps_;  ///< accepted steps of the loaded segment
+  Mat seg_;                          ///< rows x (5 S B): their dense samples
+  std::ptrdiff_t loaded_ = -1;       ///< the segment in seg_, -1 for none
+  Index n_trials_ = 0;
+
+  Mat Z_, Zs_, lam_, x_, kap_, mu_;
+  Params<Scalar> grad_unit_;  ///< dL/dθ for the normalized dL/dȳ
+  SolveStats stats_;
+  AdjointStats adj_;
+};
+
+}  // namespace lrnn
