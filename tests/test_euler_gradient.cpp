@@ -11,6 +11,7 @@
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/loss.hpp"
+#include "support/gradient_points.hpp"
 
 namespace lrnn {
 namespace {
@@ -21,14 +22,7 @@ namespace {
 constexpr double kFdStep = 1e-4;
 constexpr double kRelTol = 1e-6;
 
-struct Point {
-  std::string name;
-  double init_scale;  // multiplies all the initial standard deviations
-  double bias;
-  LabelType label_type;
-};
-
-void PrintTo(const Point& p, std::ostream* os) { *os << p.name; }
+using Point = test::GradientPoint;
 
 class EulerGradient : public ::testing::TestWithParam<std::tuple<Point, Group>> {};
 
@@ -82,21 +76,8 @@ TEST_P(EulerGradient, MatchesCentralDifferences) {
                           << ", |fd| = " << fd.norm();
 }
 
-const Point kPoints[] = {
-    {"small", 0.3, 0.0, LabelType::kPm1},
-    {"default", 1.0, 0.1, LabelType::kPm1},
-    {"strong", 3.0, -0.3, LabelType::kPm1},
-    {"logistic", 1.5, 0.2, LabelType::kBinary},
-};
-
-INSTANTIATE_TEST_SUITE_P(AllGroups, EulerGradient,
-                         ::testing::Combine(::testing::ValuesIn(kPoints),
-                                            ::testing::Values(Group::kM, Group::kN, Group::kB,
-                                                              Group::kW, Group::kBias)),
-                         [](const auto& param_info) {
-                           return std::get<0>(param_info.param).name + "_" +
-                                  std::string(group_name(std::get<1>(param_info.param)));
-                         });
+INSTANTIATE_TEST_SUITE_P(AllGroups, EulerGradient, test::all_points_and_groups(),
+                         test::PointGroupName());
 
 TEST(EulerGradientFloat, AgreesWithDouble) {
   // float32 BPTT of the same network: agreement to float precision over 1000 steps.

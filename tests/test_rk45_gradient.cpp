@@ -19,6 +19,7 @@
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/loss.hpp"
+#include "support/gradient_points.hpp"
 #include "support/malloc_counter.hpp"
 
 namespace lrnn {
@@ -40,14 +41,7 @@ constexpr double kRelTol = 1e-6;
 constexpr double kTol = 1e-8;
 constexpr Index kTrials = 6;
 
-struct Point {
-  std::string name;
-  double init_scale;  // multiplies all the initial standard deviations
-  double bias;
-  LabelType label_type;
-};
-
-void PrintTo(const Point& p, std::ostream* os) { *os << p.name; }
+using Point = test::GradientPoint;
 
 AdaptiveDriverOptions driver_opts(double tol) {
   AdaptiveDriverOptions o;
@@ -137,26 +131,13 @@ TEST_P(Rk45Gradient, MatchesCentralDifferencesOfTheReplayedSteps) {
                           << ", |fd| = " << fd.norm();
 }
 
-const Point kPoints[] = {
-    {"small", 0.3, 0.0, LabelType::kPm1},
-    {"default", 1.0, 0.1, LabelType::kPm1},
-    {"strong", 3.0, -0.3, LabelType::kPm1},
-    {"logistic", 1.5, 0.2, LabelType::kBinary},
-};
-
-INSTANTIATE_TEST_SUITE_P(AllGroups, Rk45Gradient,
-                         ::testing::Combine(::testing::ValuesIn(kPoints),
-                                            ::testing::Values(Group::kM, Group::kN, Group::kB,
-                                                              Group::kW, Group::kBias)),
-                         [](const auto& param_info) {
-                           return std::get<0>(param_info.param).name + "_" +
-                                  std::string(group_name(std::get<1>(param_info.param)));
-                         });
+INSTANTIATE_TEST_SUITE_P(AllGroups, Rk45Gradient, test::all_points_and_groups(),
+                         test::PointGroupName());
 
 TEST(Rk45Bptt, ReplayReproducesTheAdaptiveSolveExactly) {
   // The finite differences above are only of the same computation if replaying the recorded
   // steps at the same θ gives the adaptive solve's ȳ bit for bit.
-  const Problem s = make_problem(kPoints[1]);
+  const Problem s = make_problem(test::kGradientPoints[1]);
   Rk45Bptt<double> rk(s.grid, driver_opts(kTol));
   VecX<double> y(kTrials), y_replay(kTrials);
   rk.forward(s.net, s.batch, y);
@@ -176,7 +157,7 @@ TEST(Rk45Bptt, ReplayReproducesTheAdaptiveSolveExactly) {
 }
 
 TEST(Rk45Bptt, StatsCountTheWork) {
-  const Problem s = make_problem(kPoints[1]);
+  const Problem s = make_problem(test::kGradientPoints[1]);
   Rk45Bptt<double> rk(s.grid, driver_opts(1e-6));
   Params<double> grad(s.net.dims());
   loss_and_grad<double>(rk, s.net, s.batch, LabelType::kPm1, grad);
@@ -196,7 +177,7 @@ TEST(Rk45Bptt, StatsCountTheWork) {
 // Relative difference of the whole gradient of euler/bptt at step dt and of rk45/bptt at rtol =
 // atol = 1e-10 (so that rk45's own error is far below Euler's).
 double euler_vs_rk45(const TaskOptions& t, double dt) {
-  const Problem s = make_problem(kPoints[1], dt, 10, t);
+  const Problem s = make_problem(test::kGradientPoints[1], dt, 10, t);
   EulerBptt<double> euler(s.grid);
   Rk45Bptt<double> rk(s.grid, driver_opts(1e-10));
   Params<double> ge(s.net.dims()), gr(s.net.dims());
@@ -248,7 +229,7 @@ TEST(Rk45Bptt, EulerGradientConvergesToIt) {
 }
 
 TEST(Rk45Bptt, FloatAgreesWithDouble) {
-  const Problem s = make_problem(kPoints[1]);
+  const Problem s = make_problem(test::kGradientPoints[1]);
   const Network<float> net_f = s.net.cast<float>();
   TrialBatch<float> batch_f;
   batch_f.resize(s.batch.n_trials, s.batch.n_steps, s.batch.d_in);
@@ -271,7 +252,7 @@ TEST(Rk45Bptt, FloatAgreesWithDouble) {
 }
 
 TEST(Rk45Bptt, MadeFromTheConfig) {
-  const Problem s = make_problem(kPoints[1]);
+  const Problem s = make_problem(test::kGradientPoints[1]);
   IntegratorOptions o;
   o.method = Method::kRk45;
   o.gradient = GradientKind::kBptt;
@@ -283,7 +264,7 @@ TEST(Rk45Bptt, MadeFromTheConfig) {
 }
 
 TEST(Rk45Bptt, NoAllocationOnceSized) {
-  const Problem s = make_problem(kPoints[1], 0.1, 50);
+  const Problem s = make_problem(test::kGradientPoints[1], 0.1, 50);
   Rk45Bptt<double> rk(s.grid, driver_opts(1e-6));
   Params<double> grad(s.net.dims());
   loss_and_grad<double>(rk, s.net, s.batch, LabelType::kPm1, grad);
