@@ -1,9 +1,9 @@
 // rk45/adjoint, the continuous adjoint with forward checkpoints: against rk45/bptt at rtol = atol =
 // 1e-8 for every parameter group, against central finite differences of the adaptive forward
 // solve, over the full T = 100 of the default task with N = 10, R = 2, in double; that X cannot be
-// recovered by integrating it backward from X(T) (why the checkpoints exist); that its checkpoint
-// memory does not depend on T; in float; its counts; and no allocation once the buffers are
-// sized (malloc is interposed for this binary).
+// recovered by integrating it backward from X(T) (why the checkpoints exist); that its memory
+// (checkpoints, nested sub-checkpoints and dense output) does not grow with T; in float; its
+// counts; and no allocation once the buffers are sized (malloc is interposed for this binary).
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -143,14 +143,20 @@ INSTANTIATE_TEST_SUITE_P(AllGroups, Rk45AdjointGroup,
                          });
 
 TEST(Rk45Adjoint, FewCheckpointsStayAccurate) {
-  // One checkpoint: the whole of [0, T] is re-integrated as one segment.
+  // One checkpoint: the whole of [0, T] is one segment, and with C = 1 (leaves of L = 2 steps,
+  // P = 2 sub-checkpoints per level) its hundreds of steps are recomputed through several levels
+  // of nested sub-checkpoints.
   const Problem s = make_problem();
   Rk45Adjoint<double> adj(s.grid, driver_opts(kTol), 1);
   Rk45Bptt<double> bptt(s.grid, driver_opts(kTol));
   Params<double> ga(s.net.dims()), gb(s.net.dims());
   loss_and_grad<double>(adj, s.net, s.batch, ga);
   loss_and_grad<double>(bptt, s.net, s.batch, gb);
-  EXPECT_EQ(adj.adjoint_stats().checkpoint_states, 1);
+  const AdjointStats& a = adj.adjoint_stats();
+  EXPECT_EQ(a.checkpoint_states, 1);
+  EXPECT_GE(a.depth, 3);
+  // 1 checkpoint + 2 per level + two leaves of 2 steps (9 samples each).
+  EXPECT_LE(adj.stored_states(), 1 + 2 * a.depth + 2 * 9);
   EXPECT_LE((ga.flat() - gb.flat()).norm() / gb.flat().norm(), kVsBpttTol);
 }
 
@@ -195,8 +201,10 @@ TEST(Rk45Adjoint, NaiveBackwardReintegrationOfXBlowsUp) {
   EXPECT_LE((ga.flat() - gb.flat()).norm() / gb.flat().norm(), kVsBpttTol);
 }
 
-TEST(Rk45Adjoint, CheckpointMemoryDoesNotGrowWithT) {
+TEST(Rk45Adjoint, MemoryDoesNotGrowWithT) {
   constexpr int kCheckpoints = 16;
+  // L = P = C: leaves of at most 16 steps, at most 16 sub-checkpoints per level of nesting.
+  constexpr Index kLeafStates = 4 * kCheckpoints + 1;
   std::vector<Index> ckpt;
   std::vector<Index> bptt_states;
   std::vector<Index> total;
@@ -212,21 +220,28 @@ TEST(Rk45Adjoint, CheckpointMemoryDoesNotGrowWithT) {
     const AdjointStats& a = adj.adjoint_stats();
     std::printf(
         "T = %5.0f: bptt stores %4zu states (%lld steps); adjoint stores %lld checkpoint + "
-        "%lld segment = %lld states (%lld backward steps, %lld segment re-integrations); "
-        "grad rel diff %.2e\n",
+        "%lld sub-checkpoint and dense = %lld states (depth %lld; %lld backward steps, %lld "
+        "segment re-integrations, %lld replays; f forward %lld, backward %lld); grad rel diff "
+        "%.2e\n",
         s.grid.T, bptt.steps().size(), static_cast<long long>(bptt.stats().steps_accepted),
         static_cast<long long>(a.checkpoint_states), static_cast<long long>(a.peak_segment_states),
-        static_cast<long long>(adj.stored_states()), static_cast<long long>(a.steps_accepted),
-        static_cast<long long>(a.segments), (ga.flat() - gb.flat()).norm() / gb.flat().norm());
+        static_cast<long long>(adj.stored_states()), static_cast<long long>(a.depth),
+        static_cast<long long>(a.steps_accepted), static_cast<long long>(a.segments),
+        static_cast<long long>(a.replays), static_cast<long long>(adj.stats().rhs_forward),
+        static_cast<long long>(adj.stats().rhs_backward),
+        (ga.flat() - gb.flat()).norm() / gb.flat().norm());
     ckpt.push_back(a.checkpoint_states);
     total.push_back(adj.stored_states());
     bptt_states.push_back(static_cast<Index>(bptt.steps().size()));
+    // C checkpoints, C per level of nesting, two leaves' dense samples; up to L P = 256 steps per
+    // segment (T ~ 5000 here) one level suffices.
+    EXPECT_LE(a.depth, 1);
+    EXPECT_LE(adj.stored_states(), kCheckpoints + kCheckpoints * 1 + 2 * kLeafStates);
   }
-  // The checkpoints are C states whatever T, while bptt's tape grows with the number of steps.
+  // The checkpoints are C states whatever T, and so is the bound on the total above, while
+  // bptt's tape grows with the number of steps.
   for (const Index c : ckpt) EXPECT_EQ(c, kCheckpoints);
   EXPECT_GT(bptt_states.back(), 4 * bptt_states.front());
-  // One segment's dense samples still grow like the steps per segment (S / C), so the total is
-  // not flat; at T = 1600 it is below bptt's tape.
   EXPECT_LT(total.back(), bptt_states.back());
 }
 

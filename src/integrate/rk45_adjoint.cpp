@@ -11,9 +11,6 @@
 namespace lrnn {
 namespace {
 
-// Room for this many steps per segment on the first backward; the buffer doubles when needed.
-constexpr Index kInitialSegmentSteps = 16;
-
 // 3-point Gauss–Legendre on [0, 1]: exact for degree 5, so the quadrature adds an O(h⁷) local
 // error, below the O(h⁵) of the dense outputs it reads.
 constexpr double kGaussOffset = 0.38729833462074168852;  // sqrt(15) / 10
@@ -40,7 +37,9 @@ Rk45Adjoint<Scalar>::Rk45Adjoint(const TimeGrid& grid, const AdaptiveDriverOptio
         return o;
       }()),
       rhs_(grid),
-      vjp_(std::make_unique<detail::RnnVjp<Scalar>>()) {
+      vjp_(std::make_unique<detail::RnnVjp<Scalar>>()),
+      leaf_steps_(std::max(checkpoints, 2)),
+      max_parts_(std::max(checkpoints, 2)) {
   if (checkpoints < 1) {
     throw ConfigError("integrator.checkpoints = " + std::to_string(checkpoints) + ": must be >= 1");
   }
@@ -91,16 +90,24 @@ void Rk45Adjoint<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<S
 }
 
 template <typename Scalar>
-void Rk45Adjoint<Scalar>::record_step(const DenseStep<Scalar>& s) {
-  // Step k's samples are columns k (K - 1) .. (k + 1)(K - 1) (K = kNodes): neighbours share the
-  // state at their common end.
-  const auto S = static_cast<Index>(seg_steps_.size());
-  const Index per = kNodes - 1;
-  if (((S + 1) * per + 1) * n_trials_ > seg_.cols()) {
-    seg_.conservativeResize(Eigen::NoChange, 2 * seg_.cols());
+void Rk45Adjoint<Scalar>::note_states() {
+  Index held = 0;
+  for (const Leaf& l : leaves_) {
+    if (l.hi > l.lo) held += (kNodes - 1) * (l.hi - l.lo) + 1;
   }
+  for (const Level& l : levels_) held += l.parts;
+  adj_.peak_segment_states = std::max(adj_.peak_segment_states, held);
+}
+
+template <typename Scalar>
+void Rk45Adjoint<Scalar>::record_step(Leaf& leaf, const DenseStep<Scalar>& s) {
+  // Step k's samples are columns k (K - 1) .. (k + 1)(K - 1) (K = kNodes) from the leaf's offset:
+  // neighbours share the state at their common end.
+  const Index S = leaf.hi - leaf.lo;
+  const Index per = kNodes - 1;
+  eigen_assert(leaf.offset + ((S + 1) * per + 1) * n_trials_ <= dense_.cols());
   const auto sample = [&](Index i) {
-    return seg_.middleCols((S * per + i) * n_trials_, n_trials_);
+    return dense_.middleCols(leaf.offset + (S * per + i) * n_trials_, n_trials_);
   };
   if (S == 0) sample(0) = s.X0();
   for (Index i = 1; i < per; ++i) {
@@ -108,23 +115,174 @@ void Rk45Adjoint<Scalar>::record_step(const DenseStep<Scalar>& s) {
     sample(i) = x_;
   }
   sample(per) = s.X1();
-  seg_steps_.push_back({s.t0(), s.t1()});
+  ++leaf.hi;
+}
+
+template <typename Scalar>
+typename Rk45Adjoint<Scalar>::Level& Rk45Adjoint<Scalar>::level(std::size_t d) {
+  while (levels_.size() <= d) levels_.emplace_back();
+  Level& lv = levels_[d];
+  if (lv.starts.rows() != Xr_.rows() || lv.starts.cols() != max_parts_ * n_trials_) {
+    lv.starts.resize(Xr_.rows(), max_parts_ * n_trials_);
+  }
+  lv.begins.resize(static_cast<std::size_t>(max_parts_) + 1);
+  return lv;
 }
 
 template <typename Scalar>
 void Rk45Adjoint<Scalar>::load_segment(std::size_t c) {
   const double a = ckpt_t_[c];
   const double b = c + 1 < ckpt_t_.size() ? ckpt_t_[c + 1] : grid_.T;
+  const Index B = n_trials_;
   seg_steps_.clear();
-  Zs_ = ckpt_.middleCols(static_cast<Index>(c) * n_trials_, n_trials_);
-  const SolveResult r = seg_driver_.solve(rhs_, a, b, stops_, Zs_,
-                                          [this](const DenseStep<Scalar>& s) { record_step(s); });
+  for (Leaf& l : leaves_) l.lo = l.hi = 0;
+  for (Level& l : levels_) l.parts = 0;
+  // The adaptive re-integration records the step times. It keeps the dense output while the
+  // segment fits in 2 L steps, and the state every `stride` steps as the first level of
+  // sub-checkpoints, halving them (and doubling the stride) when P would be exceeded.
+  Leaf& whole = leaves_[0];
+  whole.offset = 0;
+  bool keep = true;
+  Level& lv = level(0);
+  Index stride = 1;
+  lv.lo = 0;
+  lv.parts = 1;
+  lv.begins[0] = 0;
+  Zs_ = ckpt_.middleCols(static_cast<Index>(c) * B, B);
+  lv.starts.leftCols(B) = Zs_;
+  const SolveResult r = seg_driver_.solve(rhs_, a, b, stops_, Zs_, [&](const DenseStep<Scalar>& s) {
+    seg_steps_.push_back({s.t0(), s.t1()});
+    const auto e = static_cast<Index>(seg_steps_.size());
+    if (e % stride == 0) {
+      if (lv.parts == max_parts_) {
+        Index kept = 0;
+        for (Index j = 0; j < lv.parts; j += 2, ++kept) {
+          lv.begins[static_cast<std::size_t>(kept)] = lv.begin(j);
+          if (kept != j) lv.starts.middleCols(kept * B, B) = lv.starts.middleCols(j * B, B);
+        }
+        lv.parts = kept;
+        stride *= 2;
+      }
+      if (e % stride == 0) {
+        lv.begins[static_cast<std::size_t>(lv.parts)] = e;
+        lv.starts.middleCols(lv.parts * B, B) = s.X1();
+        ++lv.parts;
+      }
+    }
+    if (keep) {
+      if (whole.hi < 2 * leaf_steps_) {
+        record_step(whole, s);
+      } else {
+        keep = false;
+        whole.lo = whole.hi = 0;
+      }
+    }
+    note_states();
+  });
   if (!r.ok()) throw NumericalError("rk45 adjoint, re-integrating a segment: " + r.message);
+  const auto n = static_cast<Index>(seg_steps_.size());
+  lv.hi = n;
+  if (lv.begin(lv.parts - 1) == n) --lv.parts;  // the end state starts no run
+  if (keep) lv.parts = 0;                       // the whole segment is stored
+  if (!keep) adj_.depth = std::max<Index>(adj_.depth, 1);
   loaded_ = static_cast<std::ptrdiff_t>(c);
+  mru_ = 0;
   adj_.rhs_recompute += r.rhs_evals;
   ++adj_.segments;
-  adj_.peak_segment_states =
-      std::max(adj_.peak_segment_states, (kNodes - 1) * static_cast<Index>(seg_steps_.size()) + 1);
+}
+
+template <typename Scalar>
+void Rk45Adjoint<Scalar>::replay(Index lo, Index hi, StepObserver<Scalar> obs) {
+  // The driver's computation for these steps: k1 = f(t0⁺, X0) at the segment's start and after a
+  // stop it landed on, else FSAL's k7 = f(t0⁻, X0) (the same call as at the end of the previous
+  // step), so the stages, X1 and the dense output are the ones of the adaptive re-integration.
+  const auto is_stop = [&](double t) {
+    return std::binary_search(stops_.begin(), stops_.end(), t);
+  };
+  for (Index i = lo; i < hi; ++i) {
+    const StepSpan st = seg_steps_[static_cast<std::size_t>(i)];
+    if (i == 0 || is_stop(st.t0)) {
+      rhs_({st.t0, Side::kRight}, Xr_, k1r_);
+      ++adj_.rhs_recompute;
+    } else if (i == lo) {
+      rhs_({st.t0, Side::kLeft}, Xr_, k1r_);
+      ++adj_.rhs_recompute;
+    }
+    replay_stepper_.step(rhs_, st.t0, st.t1, Xr_, k1r_, X1r_, k7r_, Er_);
+    adj_.rhs_recompute += Dopri5<Scalar>::kStages - 1;
+    obs(DenseStep<Scalar>(replay_stepper_, st.t0, st.t1, Xr_, X1r_, k1r_, k7r_));
+    Xr_.swap(X1r_);
+    k1r_.swap(k7r_);
+  }
+  ++adj_.replays;
+}
+
+template <typename Scalar>
+const typename Rk45Adjoint<Scalar>::Leaf& Rk45Adjoint<Scalar>::leaf_for(Index k) {
+  for (std::size_t i = 0; i < kLeaves; ++i) {
+    if (leaves_[i].lo <= k && k < leaves_[i].hi) {
+      mru_ = i;
+      return leaves_[i];
+    }
+  }
+  const Index B = n_trials_;
+  const auto n = static_cast<Index>(seg_steps_.size());
+  const auto fill = [&](std::size_t slot, Index lo, Index hi) -> const Leaf& {
+    Leaf& leaf = leaves_[slot];
+    leaf.lo = leaf.hi = lo;
+    leaf.offset = static_cast<Index>(slot) * ((kNodes - 1) * leaf_steps_ + 1) * B;
+    replay(lo, hi, [&](const DenseStep<Scalar>& s) { record_step(leaf, s); });
+    note_states();
+    mru_ = slot;
+    return leaf;
+  };
+  if (n <= 2 * leaf_steps_) {  // a whole segment (not reached: load_segment keeps it)
+    for (Leaf& l : leaves_) l.lo = l.hi = 0;
+    Xr_ = ckpt_.middleCols(static_cast<Index>(loaded_) * B, B);
+    return fill(0, 0, n);
+  }
+  Index lo = 0, hi = n;
+  for (std::size_t d = 0;; ++d) {
+    Level& lv = level(d);
+    if (lv.parts == 0 || lv.lo != lo || lv.hi != hi) {
+      // Split [lo, hi), a run of level d - 1, by replaying it from its sub-checkpoint.
+      eigen_assert(d > 0);
+      for (std::size_t e = d; e < levels_.size(); ++e) levels_[e].parts = 0;
+      const Level& up = levels_[d - 1];
+      Index jp = up.parts - 1;
+      while (up.begin(jp) > lo) --jp;
+      Xr_ = up.starts.middleCols(jp * B, B);
+      const Index m = hi - lo;
+      const Index parts = std::clamp((m + leaf_steps_ - 1) / leaf_steps_, Index{2}, max_parts_);
+      lv.lo = lo;
+      lv.hi = hi;
+      lv.parts = parts;
+      for (Index j = 0; j < parts; ++j) lv.begins[static_cast<std::size_t>(j)] = lo + j * m / parts;
+      lv.starts.leftCols(B) = Xr_;
+      Index next = 1, e = lo;
+      replay(lo, lv.begin(parts - 1), [&](const DenseStep<Scalar>& s) {
+        ++e;
+        if (next < parts && e == lv.begin(next)) {
+          lv.starts.middleCols(next * B, B) = s.X1();
+          ++next;
+        }
+      });
+      note_states();
+      adj_.depth = std::max(adj_.depth, static_cast<Index>(d) + 1);
+    }
+    Index j = lv.parts - 1;
+    while (j > 0 && lv.begin(j) > k) --j;
+    if (lv.end(j) - lv.begin(j) <= leaf_steps_) {
+      // The leaf: the runs ending with j's that fit in L steps, from the sub-checkpoint of the
+      // first (so the next leaf down the backward sweep starts where this one does).
+      Index first = j;
+      while (first > 0 && lv.end(j) - lv.begin(first - 1) <= leaf_steps_) --first;
+      Xr_ = lv.starts.middleCols(first * B, B);
+      return fill((mru_ + 1) % kLeaves, lv.begin(first), lv.end(j));
+    }
+    lo = lv.begin(j);
+    hi = lv.end(j);
+  }
 }
 
 template <typename Scalar>
@@ -162,11 +320,12 @@ void Rk45Adjoint<Scalar>::state_at(RhsTime t, Mat& out) {
     }
     weight[i] = l;
   }
-  const Index first = k * (kNodes - 1);
-  out = static_cast<Scalar>(weight[0]) * seg_.middleCols(first * n_trials_, n_trials_);
+  const Leaf& leaf = leaf_for(k);
+  const Index first = leaf.offset + (k - leaf.lo) * (kNodes - 1) * n_trials_;
+  out = static_cast<Scalar>(weight[0]) * dense_.middleCols(first, n_trials_);
   for (Index i = 1; i < kNodes; ++i) {
     out += static_cast<Scalar>(weight[static_cast<std::size_t>(i)]) *
-           seg_.middleCols((first + i) * n_trials_, n_trials_);
+           dense_.middleCols(first + i * n_trials_, n_trials_);
   }
 }
 
@@ -183,9 +342,13 @@ void Rk45Adjoint<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<
   rhs_.bind(net, batch);
   vjp_->begin(d, n_trials_);
   for (Mat* m : {&lam_, &x_, &kap_, &mu_, &Zs_}) m->resize(rows, n_trials_);
-  if (seg_.rows() != rows || seg_.cols() < kInitialSegmentSteps * (kNodes - 1) * n_trials_) {
-    seg_.resize(rows, kInitialSegmentSteps * (kNodes - 1) * n_trials_);
-  }
+  const auto dense_cols =
+      static_cast<Index>(kLeaves) * ((kNodes - 1) * leaf_steps_ + 1) * n_trials_;
+  if (dense_.rows() != rows || dense_.cols() != dense_cols) dense_.resize(rows, dense_cols);
+  for (Leaf& l : leaves_) l.lo = l.hi = 0;
+  replay_stepper_.resize(rows, n_trials_);
+  for (Mat* m : {&Xr_, &X1r_, &k1r_, &k7r_, &Er_}) m->resize(rows, n_trials_);
+  for (std::size_t i = 0; i < levels_.size(); ++i) level(i).parts = 0;
   loaded_ = -1;
 
   const double T = grid_.T;
