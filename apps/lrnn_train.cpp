@@ -118,10 +118,15 @@ int main(int argc, char** argv) {
     const double rate =
         r.elapsed_s > 0 ? static_cast<double>(r.step - first_step) / r.elapsed_s : 0.0;
     const double left = rate > 0 ? static_cast<double>(r.total_steps - r.step) / rate : 0.0;
+    // Solver work per batch: accepted (+rejected) time steps, RHS evaluations forward/backward.
+    const std::string solver =
+        r.stats.steps_rejected > 0 || r.stats.steps_accepted != r.stats.rhs_forward
+            ? fmt::format("  ode {}+{} rhs {}/{}", r.stats.steps_accepted, r.stats.steps_rejected,
+                          r.stats.rhs_forward, r.stats.rhs_backward)
+            : "";
     const std::string line = fmt::format(
-        "step {}/{}  loss {:.4f}  acc {:.3f}  |g| {:.3f}  lr {:.2e}  {:.2f} steps/s  "
-        "left {}",
-        r.step, r.total_steps, r.loss, r.accuracy, r.grad_norm, r.learning_rate, rate,
+        "step {}/{}  loss {:.4f}  acc {:.3f}  |g| {:.3f}  lr {:.2e}{}  {:.2f} steps/s  left {}",
+        r.step, r.total_steps, r.loss, r.accuracy, r.grad_norm, r.learning_rate, solver, rate,
         format_duration(left));
     const bool periodic =
         r.step % std::max<std::int64_t>(1, r.total_steps / 50) == 0 || r.step == r.total_steps;
