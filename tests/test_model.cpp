@@ -1,7 +1,9 @@
 // The Euler forward pass against a naive implementation that forms J and loops over everything.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 #include <vector>
 
@@ -102,6 +104,66 @@ TEST(EulerForward, BatchCompositionDoesNotChangeATrial) {
   e1.forward(net, ba, ya);
   e2.forward(net, bb, yb);
   EXPECT_NEAR(ya[2], yb[0], 1e-13);
+}
+
+// Order test of the Euler integrator on a linear ODE with a known solution: with g = 0 and
+// M = n = 0 the network is tau dx/dt = -x + B u, i.e. y' = A y + c with A = -I/tau, whose exact
+// solution on each interval of constant input is x_inf + (x - x_inf) e^{-t/tau}. The readouts
+// are compared at the same grid times, so the error is Euler's alone: slope of log error against
+// log dt ≈ 1.
+TEST(EulerForward, FirstOrderOnALinearOde) {
+  RnnOptions o;
+  o.N = 6;
+  o.g = 0.0;
+  o.tau = 2.0;
+  o.w_init_std = 5.0;
+  auto net = init_network<double>(o, 8);
+  net.theta.M().setZero();
+  net.theta.n().setZero();
+  TaskOptions t;
+  t.T_burn = 2.0;
+  t.T_stim = 6.0;
+  t.T_avg = 2.0;
+  std::vector<double> log_dt, log_err;
+  for (int k = 3; k <= 8; ++k) {
+    const double dt = std::ldexp(1.0, -k);
+    ContextSwitchTask task(t, dt, 3, 4, 1, 1);
+    std::vector<std::int64_t> idx = {0, 1, 2, 3};
+    TrialBatch<double> batch;
+    task.fill(Split::kTrain, idx.data(), 4, batch);
+    const TimeGrid& grid = task.grid();
+    EulerBptt<double> euler(grid);
+    VecX<double> y(4);
+    euler.forward(net, batch, y);
+    double err = 0.0;
+    for (Index j = 0; j < 4; ++j) {
+      // Exact x(t_k): the input is constant on [0, T_burn) and on [T_burn, T].
+      const VecX<double> x_burn_inf = net.theta.B() * batch.u_step(0).col(j);
+      const VecX<double> x_stim_inf = net.theta.B() * batch.u_step(grid.K - 1).col(j);
+      const VecX<double> x_burn = x_burn_inf * (1.0 - std::exp(-t.T_burn / o.tau));
+      double ysum = 0.0;
+      for (Index kk = grid.window_first(); kk <= grid.K; ++kk) {
+        const double s = grid.time(kk) - t.T_burn;
+        const VecX<double> x = x_stim_inf + (x_burn - x_stim_inf) * std::exp(-s / o.tau);
+        ysum += net.theta.w().dot(x.array().tanh().matrix()) / o.N + net.theta.b();
+      }
+      err = std::max(err, std::abs(y[j] - ysum / static_cast<double>(grid.m_window)));
+    }
+    log_dt.push_back(std::log(dt));
+    log_err.push_back(std::log(err));
+  }
+  // Least-squares slope.
+  const double n = static_cast<double>(log_dt.size());
+  const double mx = std::accumulate(log_dt.begin(), log_dt.end(), 0.0) / n;
+  const double my = std::accumulate(log_err.begin(), log_err.end(), 0.0) / n;
+  double sxy = 0, sxx = 0;
+  for (std::size_t i = 0; i < log_dt.size(); ++i) {
+    sxy += (log_dt[i] - mx) * (log_err[i] - my);
+    sxx += (log_dt[i] - mx) * (log_dt[i] - mx);
+  }
+  const double slope = sxy / sxx;
+  std::printf("Euler order on tau dx/dt = -x + B u: %.3f\n", slope);
+  EXPECT_NEAR(slope, 1.0, 0.15);
 }
 
 }  // namespace
