@@ -28,26 +28,29 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(const Network<
                                                                   const std::int64_t* indices,
                                                                   Index count, Work&& work) {
   const Index n_blocks = (count + kTrialsPerBlock - 1) / kTrialsPerBlock;
-  while (static_cast<Index>(blocks_.size()) < n_blocks) {
-    Block& b = blocks_.emplace_back();
-    b.method = make_gradient_method<Scalar>(integrator_, grid_);
-  }
+  if (static_cast<Index>(blocks_.size()) < n_blocks)
+    blocks_.resize(static_cast<std::size_t>(n_blocks));
   const int threads = static_cast<int>(std::min<Index>(threads_, n_blocks));
+  while (static_cast<int>(workers_.size()) < threads) {
+    workers_.emplace_back().method = make_gradient_method<Scalar>(integrator_, grid_);
+  }
   std::exception_ptr error;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
   for (Index i = 0; i < n_blocks; ++i) {
     try {
       const detail::FlushDenormals ftz;
+      Worker& wk = workers_[static_cast<std::size_t>(omp_get_thread_num())];
       Block& b = blocks_[static_cast<std::size_t>(i)];
       // Blocks of kTrialsPerBlock, the last one shorter: a function of count alone.
       const Index first = i * kTrialsPerBlock;
       const Index last = std::min(count, first + kTrialsPerBlock);
-      source.fill(split, indices + first, last - first, b.batch);
-      b.y_bar.resize(last - first);
-      b.method->forward(net, b.batch, b.y_bar);
+      source.fill(split, indices + first, last - first, wk.batch);
+      wk.y_bar.resize(last - first);
+      wk.method->forward(net, wk.batch, wk.y_bar);
       b.metrics = MetricsAccumulator(label_type_);
-      b.metrics.add(b.y_bar, b.batch.target, b.batch.context);
-      work(b);
+      b.metrics.add(wk.y_bar, wk.batch.target, wk.batch.context);
+      work(wk, b);
+      b.stats = wk.method->stats();
     } catch (...) {
 #pragma omp critical(lrnn_batch_error)
       if (!error) error = std::current_exception();
@@ -60,7 +63,7 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(const Network<
     const Block& b = blocks_[static_cast<std::size_t>(i)];
     r.loss += b.loss;
     r.metrics.merge(b.metrics);
-    r.stats.merge_max(b.method->stats());
+    r.stats.merge_max(b.stats);
   }
   return r;
 }
@@ -69,11 +72,11 @@ template <typename Scalar>
 typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::loss_and_gradient(
     const Network<Scalar>& net, const TrialSource& source, Split split, const std::int64_t* indices,
     Index count, double n_total, Params<Scalar>& grad) {
-  Result r = run(net, source, split, indices, count, [&](Block& b) {
-    b.loss = batch_loss(label_type_, b.y_bar, b.batch.target, n_total, &b.dL_dybar);
+  Result r = run(net, source, split, indices, count, [&](Worker& wk, Block& b) {
+    b.loss = batch_loss(label_type_, wk.y_bar, wk.batch.target, n_total, &wk.dL_dybar);
     if (b.grad.dims() != net.dims()) b.grad = Params<Scalar>(net.dims());
     b.grad.set_zero();
-    b.method->backward(net, b.batch, b.dL_dybar, b.grad);
+    wk.method->backward(net, wk.batch, wk.dL_dybar, b.grad);
   });
   // The sum over blocks, in block order.
   if (grad.dims() != net.dims()) grad = Params<Scalar>(net.dims());
@@ -91,8 +94,8 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::evaluate(const Net
                                                                        Split split,
                                                                        const std::int64_t* indices,
                                                                        Index count) {
-  return run(net, source, split, indices, count, [&](Block& b) {
-    b.loss = batch_loss<Scalar>(label_type_, b.y_bar, b.batch.target, static_cast<double>(count),
+  return run(net, source, split, indices, count, [&](Worker& wk, Block& b) {
+    b.loss = batch_loss<Scalar>(label_type_, wk.y_bar, wk.batch.target, static_cast<double>(count),
                                 nullptr);
   });
 }

@@ -47,14 +47,20 @@ class BatchGradient {
   int threads() const { return threads_; }
 
  private:
-  struct Block {
+  /// What a thread needs to solve a block: its own gradient method (with its tape) and buffers.
+  /// One per thread, not per block, so memory grows with the thread count, not the trial count.
+  struct Worker {
     std::unique_ptr<GradientMethod<Scalar>> method;
     TrialBatch<Scalar> batch;
-    Params<Scalar> grad;
     VecX<Scalar> y_bar;
     VecX<Scalar> dL_dybar;
+  };
+  /// What a block leaves behind, summed in block order afterwards.
+  struct Block {
+    Params<Scalar> grad;
     double loss = 0.0;
     MetricsAccumulator metrics{LabelType::kPm1};
+    SolveStats stats;
   };
   template <typename Work>
   Result run(const Network<Scalar>& net, const TrialSource& source, Split split,
@@ -64,6 +70,7 @@ class BatchGradient {
   TimeGrid grid_;
   LabelType label_type_;
   int threads_;
+  std::vector<Worker> workers_;
   std::vector<Block> blocks_;
 };
 
