@@ -4,7 +4,6 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
@@ -12,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "cli.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/config.hpp"
 #include "lrnn/train/trainer.hpp"
@@ -66,25 +66,17 @@ int main(int argc, char** argv) {
       ->type_name("KEY=VALUE");
   app.add_option("--resume", resume, "continue exactly from this checkpoint of the same config");
   app.add_option("--threads", threads, "threads (default: training.threads, else all cores)")
-      ->check(CLI::PositiveNumber);
+      ->check(lrnn::cli::positive());
   app.add_flag("--overwrite", overwrite,
                "replace an earlier run in the output directory (by default lrnn refuses)");
   app.footer(
       "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
       "130/143 interrupted (a checkpoint is written first; resume with --resume).");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
-  } catch (const CLI::ParseError& e) {
-    // One line, like every other error (CLI11 would add a second).
-    std::fprintf(stderr, "lrnn-train: error: %s (see --help)\n", e.what());
-    return 2;
-  }
+  if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
 
   lrnn::Config config;
   lrnn::RunDir run;
-  const bool tty = isatty(STDERR_FILENO) != 0;
+  const bool tty = lrnn::cli::stderr_is_tty();
   std::shared_ptr<spdlog::logger> file_log;
   try {
     config = lrnn::load_config(config_path, overrides);

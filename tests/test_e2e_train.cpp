@@ -14,33 +14,16 @@
 #include <vector>
 
 #include "lrnn/io/checkpoint.hpp"
+#include "support/app_run.hpp"
 
 namespace lrnn {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct AppRun {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr
-};
+using test::AppRun;
 
-AppRun run_train(const std::string& args) {
-  // ctest runs these tests in parallel processes: one output file per process and call.
-  static int calls = 0;
-  const fs::path out =
-      fs::temp_directory_path() /
-      ("lrnn_e2e_output_" + std::to_string(::getpid()) + "_" + std::to_string(++calls) + ".txt");
-  const std::string cmd = std::string(LRNN_TRAIN_EXE) + " " + args + " > " + out.string() + " 2>&1";
-  const int status = std::system(cmd.c_str());
-  AppRun r;
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  std::ifstream in(out);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  r.output = ss.str();
-  return r;
-}
+AppRun run_train(const std::string& args) { return test::run_app(LRNN_TRAIN_EXE, args); }
 
 fs::path write_config(const std::string& name, const std::string& text) {
   const fs::path p = fs::temp_directory_path() / ("lrnn_e2e_" + name + ".yaml");

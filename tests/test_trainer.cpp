@@ -15,6 +15,7 @@
 #include "lrnn/io/config.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"
+#include "support/files.hpp"
 
 namespace lrnn {
 namespace {
@@ -47,16 +48,6 @@ Config tiny_config(Precision precision) {
   return c;
 }
 
-std::vector<double> losses(const std::string& metrics_path) {
-  std::vector<double> out;
-  std::ifstream in(metrics_path);
-  for (std::string line; std::getline(in, line);) {
-    const auto pos = line.find("\"loss\": ");
-    out.push_back(std::stod(line.substr(pos + 8)));
-  }
-  return out;
-}
-
 TEST(Trainer, ShortRunLossFallsAndFilesAreWritten) {
   const fs::path dir = fresh_dir("short");
   Config c = tiny_config(Precision::kFloat32);
@@ -70,7 +61,7 @@ TEST(Trainer, ShortRunLossFallsAndFilesAreWritten) {
         "checkpoints/step_000100.h5", "checkpoints/step_000200.h5"}) {
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   }
-  const auto l = losses(run.metrics());
+  const auto l = test::metrics_losses(run.metrics());
   ASSERT_EQ(l.size(), 200u);
   double first = 0, last = 0;
   for (int i = 0; i < 20; ++i) {
@@ -137,8 +128,8 @@ TEST_P(TrainerResume, HundredPlusHundredEqualsTwoHundredBitForBit) {
     compare(float{});
   }
   // The metrics log continues exactly: same losses line by line.
-  EXPECT_EQ(losses((full_dir / "metrics.jsonl").string()),
-            losses((part_dir / "metrics.jsonl").string()));
+  EXPECT_EQ(test::metrics_losses((full_dir / "metrics.jsonl").string()),
+            test::metrics_losses((part_dir / "metrics.jsonl").string()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Precisions, TrainerResume,

@@ -17,6 +17,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "io/hdf5_file.hpp"
 #include "lrnn/core/errors.hpp"
 
 namespace lrnn {
@@ -27,46 +28,19 @@ constexpr const char* kLrnnVersion = "0.1.0";
 template <typename Scalar>
 using RowMajorMat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
-using Shape = std::vector<hsize_t>;
+using detail::h5_detail;
+using detail::native_type;
+using detail::Shape;
+using detail::shape_text;
+using detail::silence_hdf5;
+using detail::strong_close_fapl;
+using detail::write_string_attr;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
-  throw IoError(path + ": " + what);
-}
-
-std::string errno_text(int err) { return std::strerror(err); }
-
-template <typename Scalar>
-const H5::PredType& native_type() {
-  static_assert(std::is_same_v<Scalar, float> || std::is_same_v<Scalar, double>);
-  if constexpr (std::is_same_v<Scalar, float>) {
-    return H5::PredType::NATIVE_FLOAT;
-  } else {
-    return H5::PredType::NATIVE_DOUBLE;
-  }
-}
-
-// HDF5 keeps an error stack per call and prints it to stderr by default; lrnn reports one line
-// through IoError instead. Called on every entry because other code may re-enable printing.
-void silence_hdf5() { H5::Exception::dontPrint(); }
-
-// The HDF5 exception text ("H5Dread failed") helps a developer but is not the headline, so it goes
-// in parentheses after what lrnn was doing.
-std::string h5_detail(const H5::Exception& e) {
-  std::string detail = e.getDetailMsg();
-  return detail.empty() ? std::string() : " (" + detail + ")";
+  detail::io_fail(path, what);
 }
 
 hsize_t to_hsize(Index n) { return static_cast<hsize_t>(n); }
-
-std::string shape_text(const Shape& shape) {
-  if (shape.empty()) return "scalar";
-  std::string text;
-  for (std::size_t i = 0; i < shape.size(); ++i) {
-    if (i > 0) text += 'x';
-    text += std::to_string(shape[i]);
-  }
-  return text;
-}
 
 std::string class_text(H5T_class_t cls) {
   switch (cls) {
@@ -103,14 +77,6 @@ H5::DataSpace make_space(const Shape& shape) {
   return H5::DataSpace(static_cast<int>(shape.size()), shape.data());
 }
 
-H5::FileAccPropList strong_close_fapl() {
-  // With the default (weak) close degree a leaked dataset handle keeps the file open after
-  // close(); strong closing makes close() final, which the fsync and rename below rely on.
-  H5::FileAccPropList fapl;
-  fapl.setFcloseDegree(H5F_CLOSE_STRONG);
-  return fapl;
-}
-
 std::string precision_text(Precision p) { return p == Precision::kFloat64 ? "float64" : "float32"; }
 
 // ---------------------------------------------------------------------------------------------
@@ -118,15 +84,6 @@ std::string precision_text(Precision p) { return p == Precision::kFloat64 ? "flo
 
 void write_scalar_attr(const H5::H5File& file, const char* name, const H5::PredType& type,
                        const void* value) {
-  H5::Attribute attr = file.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
-  attr.write(type, value);
-}
-
-// Variable-length UTF-8 so h5py returns str (fixed-length strings come back as bytes) and the
-// config is not bound by the 64 KiB limit on attributes stored in the object header.
-void write_string_attr(const H5::H5File& file, const char* name, const std::string& value) {
-  H5::StrType type(H5::PredType::C_S1, H5T_VARIABLE);
-  type.setCset(H5T_CSET_UTF8);
   H5::Attribute attr = file.createAttribute(name, type, H5::DataSpace(H5S_SCALAR));
   attr.write(type, value);
 }
@@ -196,19 +153,6 @@ void write_hdf5(const std::string& tmp, const Network<Scalar>& net, const AdamSt
   file.close();
 }
 
-void fsync_path(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CLOEXEC);
-  if (fd < 0) throw std::system_error(errno, std::generic_category());
-  if (::fsync(fd) != 0) {
-    const int err = errno;
-    ::close(fd);
-    // Some file systems cannot sync a directory; the rename itself has then still happened.
-    if ((flags & O_DIRECTORY) != 0 && err == EINVAL) return;
-    throw std::system_error(err, std::generic_category());
-  }
-  if (::close(fd) != 0) throw std::system_error(errno, std::generic_category());
-}
-
 template <typename Scalar>
 void check_saveable(const std::string& path, const Network<Scalar>& net,
                     const AdamState<Scalar>& adam) {
@@ -234,25 +178,7 @@ void check_saveable(const std::string& path, const Network<Scalar>& net,
 // Reading
 
 H5::H5File open_for_reading(const std::string& path) {
-  std::error_code ec;
-  const auto status = std::filesystem::status(path, ec);
-  if (!std::filesystem::exists(status)) fail(path, "no such file");
-  if (std::filesystem::is_directory(status)) fail(path, "is a directory, not a checkpoint file");
-  if (::access(path.c_str(), R_OK) != 0) fail(path, "cannot read: " + errno_text(errno));
-
-  bool is_hdf5 = false;
-  try {
-    is_hdf5 = H5::H5File::isHdf5(path);
-  } catch (const H5::Exception&) {
-    is_hdf5 = false;
-  }
-  if (!is_hdf5) fail(path, "not an HDF5 file");
-
-  try {
-    return H5::H5File(path, H5F_ACC_RDONLY, H5::FileCreatPropList::DEFAULT, strong_close_fapl());
-  } catch (const H5::Exception&) {
-    fail(path, "cannot open HDF5 file: truncated or corrupt");
-  }
+  return detail::open_hdf5_for_reading(path, /*user_input=*/false);
 }
 
 H5::Attribute open_attr(const std::string& path, const H5::H5File& file, const std::string& name,
@@ -427,48 +353,7 @@ void save_checkpoint(const std::string& path, const Network<Scalar>& net,
   silence_hdf5();
   check_saveable(path, net, adam);
 
-  const std::filesystem::path target(path);
-  const std::filesystem::path dir =
-      target.has_parent_path() ? target.parent_path() : std::filesystem::path(".");
-  std::error_code ec;
-  if (!std::filesystem::is_directory(dir, ec)) {
-    fail(path, "cannot write: directory " + dir.string() + " does not exist");
-  }
-
-  // Same directory as the target so rename() stays within one file system and is atomic.
-  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const auto discard_tmp = [&tmp] { std::remove(tmp.c_str()); };
-
-  try {
-    write_hdf5(tmp, net, adam, meta);
-  } catch (const H5::Exception& e) {
-    discard_tmp();
-    fail(path, "cannot write temporary file " + tmp + h5_detail(e));
-  } catch (...) {
-    discard_tmp();
-    throw;
-  }
-
-  try {
-    fsync_path(tmp, O_RDONLY);
-  } catch (const std::system_error& e) {
-    discard_tmp();
-    fail(path, "cannot fsync temporary file " + tmp + ": " + errno_text(e.code().value()));
-  }
-
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    const int err = errno;
-    discard_tmp();
-    fail(path, "cannot rename " + tmp + " over it: " + errno_text(err));
-  }
-
-  // Without this the rename may be lost on power failure even though the data blocks are on disk.
-  try {
-    fsync_path(dir.string(), O_RDONLY | O_DIRECTORY);
-  } catch (const std::system_error& e) {
-    fail(path, "written, but cannot fsync directory " + dir.string() + ": " +
-                   errno_text(e.code().value()));
-  }
+  detail::write_atomically(path, [&](const std::string& tmp) { write_hdf5(tmp, net, adam, meta); });
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {

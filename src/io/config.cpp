@@ -689,7 +689,10 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   check.non_negative("task.T_burn", task.T_burn);
   check.positive("task.T_stim", task.T_stim);
   check.positive("task.T_avg", task.T_avg);
-  if (task.T_avg > task.T_stim) {
+  // A trials file sets the trial length (K steps of dt), so T_burn and T_stim do not apply; the
+  // trainer checks T_avg against the file's length.
+  const bool from_file = !task.trials_file.empty();
+  if (!from_file && task.T_avg > task.T_stim) {
     check.fail_at({"task.T_avg", "task.T_stim"}, "task.T_avg", format_double(task.T_avg),
                   "must be <= task.T_stim (" + format_double(task.T_stim) + ")");
   }
@@ -715,11 +718,11 @@ void validate_with_locations(const Config& c, const Locations* locations) {
                       ") for euler: forward Euler of tau dx/dt = -x oscillates beyond");
   }
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
-  if (!is_multiple(task.T_burn, dt)) {
+  if (!from_file && !is_multiple(task.T_burn, dt)) {
     check.fail_at({"task.T_burn", "integrator.dt"}, "task.T_burn", format_double(task.T_burn),
                   "must be " + dt_text);
   }
-  if (!is_multiple(task.T(), dt)) {
+  if (!from_file && !is_multiple(task.T(), dt)) {
     check.fail_at(
         {"integrator.dt", "task.T_stim", "task.T_burn"}, "integrator.dt", format_double(dt),
         "must divide the trial length T = task.T_burn + task.T_stim = " + format_double(task.T()));

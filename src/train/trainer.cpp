@@ -11,6 +11,7 @@
 #include <limits>
 #include <map>
 #include <numeric>
+#include <optional>
 #include <sstream>
 #include <thread>
 #include <vector>
@@ -19,6 +20,8 @@
 #include "lrnn/core/random.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
+#include "lrnn/io/text_file.hpp"
+#include "lrnn/io/trials_file.hpp"
 #include "lrnn/optim/adam.hpp"
 #include "lrnn/optim/schedule.hpp"
 #include "lrnn/task/context_switch.hpp"
@@ -168,11 +171,12 @@ constexpr std::int64_t kMaxConsecutiveSkips = 10;
 template <typename Scalar>
 class Trainer {
  public:
-  Trainer(const Config& config, const RunDir& run, const TrainRunOptions& options)
+  Trainer(const Config& config, const TimeGrid& grid, const RunDir& run,
+          const TrainRunOptions& options)
       : config_(config),
         run_(run),
         options_(options),
-        grid_(make_time_grid(config.task, config.integrator.dt)),
+        grid_(grid),
         task_(make_source(config, options)),
         threads_(resolve_threads(options.threads > 0 ? options.threads : config.training.threads)),
         batch_grad_(config.integrator, grid_, config.task.label_type, threads_),
@@ -326,7 +330,7 @@ class Trainer {
     if (options_.resume.empty()) {
       net_ = init_network<Scalar>(config_.rnn, config_.training.seed);
       adam_ = AdamState<Scalar>(net_.theta.layout().total());
-      write_text(run_.config(), to_yaml(config_));
+      write_text_file(run_.config(), to_yaml(config_));
       save_step_checkpoint();  // step_000000.h5: the untrained network
       spdlog::info("training {} steps ({} trials/batch, {} threads, {}) into {}", total_steps_,
                    config_.training.batch_size, threads_, to_string(config_.training.precision),
@@ -358,7 +362,7 @@ class Trainer {
     meta_.best_step = ck.info.meta.best_step;
     meta_.nan_skips = ck.info.meta.nan_skips;
     last_checkpoint_ = options_.resume;
-    write_text(run_.config(), to_yaml(config_));
+    write_text_file(run_.config(), to_yaml(config_));
     spdlog::info("resuming from {} at step {} of {}", options_.resume, meta_.step, total_steps_);
   }
 
@@ -419,19 +423,6 @@ class Trainer {
     return path;
   }
 
-  static void write_text(const std::string& path, const std::string& text) {
-    const std::string tmp = path + ".tmp";
-    {
-      std::ofstream out(tmp, std::ios::trunc);
-      out << text;
-      out.flush();
-      if (!out) throw IoError(path + ": cannot write");
-    }
-    std::error_code ec;
-    fs::rename(tmp, path, ec);
-    if (ec) throw IoError(path + ": cannot write: " + ec.message());
-  }
-
   Config config_;
   RunDir run_;
   TrainRunOptions options_;
@@ -452,19 +443,87 @@ class Trainer {
 
 }  // namespace
 
+namespace {
+
+// Loads task.trials_file for a run and resolves the config against it: the file sets rnn.d_in
+// and the trial length (K steps of integrator.dt), and the resolved config records the file's
+// absolute path, so that config.yaml in the run directory, and a --resume from another working
+// directory, name the same file. The checkpoints store that config, so resuming with another
+// file (or one of another d_in) is refused by the config comparison in Trainer::start().
+TrialsFile load_trials_file(Config& c, TimeGrid& grid) {
+  const std::string given = c.task.trials_file;
+  const std::int64_t n_val = c.training.n_val_trials;
+  TrialsFile file = TrialsFile::load(given, TrialsFileOptions{c.task.label_type, n_val});
+  c.task.trials_file = fs::absolute(given).lexically_normal().string();
+
+  const Index K = file.n_steps();
+  const double dt = c.integrator.dt;
+  try {
+    grid = make_time_grid(K, dt, c.task.T_avg);
+  } catch (const ConfigError& e) {
+    throw InputError(given + ": " + e.what());
+  }
+  if (whole_steps(c.task.T(), dt) != K) {
+    spdlog::info(
+        "{}: {} steps of integrator.dt = {} make trials of T = {}; the file sets the trial "
+        "length, task.T_burn + task.T_stim = {} does not apply",
+        given, K, dt, grid.T, c.task.T());
+  }
+  if (c.rnn.d_in != file.d_in()) {
+    spdlog::info("{}: the trials have {} input channels; rnn.d_in = {} becomes {}", given,
+                 file.d_in(), c.rnn.d_in, file.d_in());
+    c.rnn.d_in = static_cast<int>(file.d_in());
+  }
+
+  const std::int64_t n_train = file.size(Split::kTrain);
+  const std::int64_t n_val_file = file.size(Split::kValidation);
+  if (n_train < c.training.n_train_trials) {
+    const std::string where = file.has_split() ? "/split = 0"
+                                               : fmt::format(
+                                                     "{} trials, of which the last {} validate: "
+                                                     "training.n_val_trials",
+                                                     file.n_trials(), n_val);
+    throw InputError(fmt::format(
+        "{}: has {} training trials ({}), but training.n_train_trials = {}: set it to at most {}",
+        given, n_train, where, c.training.n_train_trials, n_train));
+  }
+  if (n_val_file < n_val) {
+    throw InputError(fmt::format(
+        "{}: has {} validation trials (/split = 1), but training.n_val_trials = {}: set it to at "
+        "most {}",
+        given, n_val_file, n_val, n_val_file));
+  }
+  if (n_train > c.training.n_train_trials) {
+    spdlog::info("{}: training on the first {} of its {} training trials (training.n_train_trials)",
+                 given, c.training.n_train_trials, n_train);
+  }
+  spdlog::info("{}: {} trials of {} steps x {} channels ({} train, {} validation{}), held as {}",
+               given, file.n_trials(), K, file.d_in(), n_train, n_val_file,
+               file.has_split() ? fmt::format(", {} test", file.size(Split::kTest)) : "",
+               file.stores_float() ? "float32" : "float64");
+  return file;
+}
+
+}  // namespace
+
 TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options) {
   validate(config);
+  Config resolved = config;
+  TrainRunOptions run_options = options;
+  std::optional<TrialsFile> file;  // outlives the Trainer, which reads it through run_options
+  TimeGrid grid;
   if (!config.task.trials_file.empty() && options.trials == nullptr) {
-    throw ConfigError("task.trials_file = " + config.task.trials_file +
-                      ": training from a trials file is not available in this version");
+    file.emplace(load_trials_file(resolved, grid));
+    run_options.trials = &*file;
+  } else {
+    grid = make_time_grid(config.task, config.integrator.dt);
   }
   // Fail before anything is written if the integrator/gradient pair is not available.
-  make_gradient_method<double>(config.integrator,
-                               make_time_grid(config.task, config.integrator.dt));
-  if (config.training.precision == Precision::kFloat64) {
-    return Trainer<double>(config, run_dir, options).run();
+  make_gradient_method<double>(resolved.integrator, grid);
+  if (resolved.training.precision == Precision::kFloat64) {
+    return Trainer<double>(resolved, grid, run_dir, run_options).run();
   }
-  return Trainer<float>(config, run_dir, options).run();
+  return Trainer<float>(resolved, grid, run_dir, run_options).run();
 }
 
 }  // namespace lrnn

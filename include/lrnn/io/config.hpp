@@ -39,7 +39,10 @@ struct TaskOptions {
   double input_noise_std = 0.0;    ///< task.input_noise_std: std of ξ(t), >= 0
   double noise_dt = 1.0;           ///< task.noise_dt: ξ is held for this long, a multiple of dt
   LabelType label_type = LabelType::kPm1;  ///< task.label_type: pm1 (mse) | binary (logistic)
-  std::string trials_file;  ///< task.trials_file: HDF5 trials instead of the generator
+  /// task.trials_file: HDF5 trials (io/trials_file.hpp) instead of the generator; a relative path
+  /// is relative to the working directory. The file sets rnn.d_in and T = K dt (T_burn, T_stim
+  /// do not apply); empty = generate
+  std::string trials_file;
 
   double T() const { return T_burn + T_stim; }
 };

@@ -15,6 +15,10 @@ class JsonObject {
   JsonObject& add(std::string_view key, std::int64_t value);
   JsonObject& add(std::string_view key, int value) { return add(key, std::int64_t{value}); }
   JsonObject& add(std::string_view key, std::string_view value);
+  /// A string literal is text, not a bool (the pointer would otherwise convert to bool).
+  JsonObject& add(std::string_view key, const char* value) {
+    return add(key, std::string_view(value));
+  }
   JsonObject& add(std::string_view key, bool value);
   /// A value that is already JSON text (an array or object).
   JsonObject& add_raw(std::string_view key, std::string_view json);

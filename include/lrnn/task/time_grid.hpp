@@ -27,6 +27,11 @@ struct TimeGrid {
 /// Builds the grid; throws ConfigError if T, T_burn or T_avg is not a whole number of steps.
 TimeGrid make_time_grid(const TaskOptions& task, double dt);
 
+/// The grid of trials that come with their own length (a trials file): K steps of dt, T = K dt,
+/// the window T_avg, and no stimulus onset (k_burn = 0, T_burn = 0: the inputs say where it is).
+/// Throws ConfigError if K < 1, dt <= 0, or T_avg is not a whole number of steps in (0, T].
+TimeGrid make_time_grid(Index K, double dt, double T_avg);
+
 /// round(x / dt) when x is a whole number of steps within a relative 1e-9, else -1.
 Index whole_steps(double x, double dt);
 

@@ -1,0 +1,52 @@
+// What the apps share on the command line: CLI11 checks with messages a user can act on (CLI11's
+// own range checks print the limits of double), parsing that turns every usage error into one
+// line and exit code 2, and the one-line error format.
+#pragma once
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <cstdio>
+#include <optional>
+#include <string>
+
+namespace lrnn::cli {
+
+/// A number > 0.
+inline CLI::Validator positive() {
+  return CLI::Validator(
+      [](const std::string& text) -> std::string {
+        double x = 0;
+        if (!CLI::detail::lexical_cast(text, x)) return "'" + text + "' is not a number";
+        if (!(x > 0)) return "'" + text + "' must be > 0";
+        return {};
+      },
+      "> 0");
+}
+
+/// Prints "NAME: error: WHAT" on stderr as one line (first clearing a progress line when
+/// `clear_line`) and returns `code`.
+inline int fail(const std::string& name, int code, const std::string& what,
+                bool clear_line = false) {
+  std::fprintf(stderr, "%s%s: error: %s\n", clear_line ? "\r\033[K" : "", name.c_str(),
+               what.c_str());
+  return code;
+}
+
+/// Parses the command line. Returns the exit code when the app should stop here: 0 after
+/// --help, 2 after a usage error (one line; CLI11 would add a second); nullopt to go on.
+inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    return fail(app.get_name(), 2, std::string(e.what()) + " (see --help)");
+  }
+  return std::nullopt;
+}
+
+/// Whether stderr is a terminal (progress lines are rewritten in place only there).
+inline bool stderr_is_tty() { return isatty(STDERR_FILENO) != 0; }
+
+}  // namespace lrnn::cli
