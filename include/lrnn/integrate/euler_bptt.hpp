@@ -34,6 +34,10 @@ class EulerBptt final : public GradientMethod<Scalar> {
                 const Eigen::Ref<const VecX<Scalar>>& dL_dybar, Params<Scalar>& grad) override;
   SolveStats stats() const override { return stats_; }
 
+  /// phi_k = tanh(x_k) of the last forward(), k = 0 .. K: an N x B block. lrnn-eval reads the
+  /// readout y_k and the latents kappa_k = nᵀ phi_k / N off these, the same numbers the loss saw.
+  auto tape_step(Index k) const { return tape_.middleCols(k * n_trials_, n_trials_); }
+
  private:
   void reserve(const Dims& d, Index n_trials);
   auto phi(Index k) { return tape_.middleCols(k * n_trials_, n_trials_); }

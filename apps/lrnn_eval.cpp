@@ -1,0 +1,95 @@
+// lrnn-eval CKPT.h5 [--trials N] [--integrator euler|rk45] [--coherences LIST] [--trials-file F]
+//           [--out DIR] [--threads N] [--no-figures]
+// Exit codes: 0 done, 1 the run failed (a solve failed, an output could not be written),
+// 2 bad usage, checkpoint or trials file.
+#include <CLI/CLI.hpp>
+#include <cstdio>
+
+#include "cli.hpp"
+#include "lrnn/analysis/evaluate.hpp"
+#include "lrnn/core/errors.hpp"
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Evaluate a trained checkpoint on the contextual switch task: accuracy overall, per context "
+      "and per coherence, psychometric curves, and the latent variables kappa_r(t).",
+      "lrnn-eval"};
+  std::string checkpoint;
+  lrnn::EvalOptions options;
+  std::string integrator;
+  std::vector<double> coherences;
+  bool no_figures = false;
+  app.add_option("checkpoint", checkpoint, "checkpoint (.h5) written by lrnn-train")->required();
+  app.add_option("--trials", options.n_trials,
+                 "generated test trials (default 2000; ignored with a trials file)")
+      ->check(lrnn::cli::positive());
+  app.add_option("--integrator", integrator,
+                 "simulate with this integrator instead of the config's")
+      ->check(CLI::IsMember({"euler", "rk45"}));
+  app.add_option("--coherences", coherences,
+                 "stimulus strengths to draw from, instead of task.coherences, e.g. "
+                 "--coherences 0.05,0.1,0.2,0.4,0.8")
+      ->delimiter(',')
+      ->check(lrnn::cli::positive());
+  app.add_option("--trials-file", options.trials_file,
+                 "evaluate the trials of this HDF5 file (/u, /label, optional /context, "
+                 "/coherence; an earlier eval.h5 works) instead of generating them");
+  app.add_option("--out", options.out_dir,
+                 "output directory (default: eval_<checkpoint name>/ beside the checkpoint)");
+  app.add_option("--threads", options.threads, "threads (default: all cores)")
+      ->check(lrnn::cli::positive());
+  app.add_flag("--no-figures", no_figures, "write eval.h5 and metrics.json only");
+  app.footer(
+      "Writes eval.h5 (inputs, readouts y(t), choices, labels, contexts, coherences and\n"
+      "kappa_r(t) = n_r^T tanh(x(t))/N of every trial), metrics.json, and the figures\n"
+      "readout.svg, psychometric.svg, latents.svg and training.svg (when the run's\n"
+      "metrics.jsonl is found).\n"
+      "Exit codes: 0 done; 1 run failed (a solve failed, I/O); 2 bad usage, checkpoint or\n"
+      "trials file.");
+  if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
+  if (!integrator.empty()) {
+    options.integrator = integrator == "rk45" ? lrnn::Method::kRk45 : lrnn::Method::kEuler;
+  }
+  options.coherences = coherences;
+  options.figures = !no_figures;
+  const bool tty = lrnn::cli::stderr_is_tty();
+  if (tty) {
+    options.progress = [](lrnn::Index done, lrnn::Index total) {
+      std::fprintf(stderr, "\r\033[Ksimulating: %ld / %ld trials", static_cast<long>(done),
+                   static_cast<long>(total));
+      std::fflush(stderr);
+    };
+  }
+
+  const auto fail = [tty](int code, const char* what) {
+    return lrnn::cli::fail("lrnn-eval", code, what, tty);
+  };
+  try {
+    const lrnn::EvalSummary s = lrnn::evaluate_checkpoint(checkpoint, options);
+    if (tty) std::fprintf(stderr, "\r\033[K");
+    const auto& m = s.metrics.task;
+    std::printf("%s: %s, integrator %s, %.1f s\n", checkpoint.c_str(), s.trials.c_str(),
+                lrnn::to_string(s.config.integrator.method), s.simulate_s);
+    std::printf("loss %.5f  accuracy %.4f  (context 1 %.4f, context 2 %.4f)\n", m.loss, m.accuracy,
+                m.accuracy_ctx[0], m.accuracy_ctx[1]);
+    for (const auto& c : s.metrics.psychometric) {
+      std::printf("context %d, stimulus %d (%s): logistic slope %.3g per unit coherence\n",
+                  c.context, c.stimulus, c.relevant ? "relevant" : "irrelevant", c.slope);
+    }
+    for (int k = 0; k < 2; ++k) {
+      const double a = s.metrics.irrelevant_agreement[k];
+      if (a == a) {
+        std::printf("context %d: choice agrees with the irrelevant stimulus on %.3f of trials\n",
+                    k + 1, a);
+      }
+    }
+    for (const auto& f : s.files) std::printf("wrote %s\n", f.c_str());
+    return 0;
+  } catch (const lrnn::ConfigError& e) {
+    return fail(2, e.what());
+  } catch (const lrnn::InputError& e) {
+    return fail(2, e.what());
+  } catch (const std::exception& e) {
+    return fail(1, e.what());
+  }
+}
