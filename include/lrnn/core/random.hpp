@@ -18,7 +18,9 @@ enum class Stream : std::uint32_t {
   kInitN = 18,
   kInitB = 19,
   kInitW = 20,
-  kShuffle = 32,  ///< per-epoch order of the training trials
+  kShuffle = 32,           ///< per-epoch order of the training trials
+  kResampleLoadings = 48,  ///< per-unit loadings of a resampled network (analysis/resample.hpp)
+  kResampleC = 49,         ///< the bulk C of a resampled network
 };
 
 /// A sequence of random numbers for one (seed, stream, index). Draws are produced four 32-bit words

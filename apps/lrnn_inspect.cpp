@@ -1,0 +1,168 @@
+// lrnn-inspect CKPT.h5 [--json] [--resample K] [--trials N] [--threads N] [--seed S] [--eigs]
+// The low-rank structure of a trained network (analysis/low_rank.hpp) and, with --resample, the
+// accuracy of networks resampled from one Gaussian fitted to its unit loadings
+// (analysis/resample.hpp). Exit codes: 0 done, 1 the run failed, 2 bad usage or checkpoint.
+
+#include <CLI/CLI.hpp>
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "cli.hpp"
+#include "lrnn/analysis/low_rank.hpp"
+#include "lrnn/analysis/resample.hpp"
+#include "lrnn/core/errors.hpp"
+#include "lrnn/io/checkpoint.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/io/metrics_log.hpp"
+
+namespace {
+
+// Above this N the O(N³) eigenvalues of J take minutes: skipped unless --eigs.
+constexpr lrnn::Index kMaxEigenN = 4000;
+
+int fail(int code, const std::string& message) {
+  return lrnn::cli::fail("lrnn-inspect", code, message);
+}
+
+// Progress of the resampling on stderr: one rewritten line on a terminal, a line per tenth of
+// the work otherwise.
+lrnn::ResampleProgress progress_printer(std::int64_t trials) {
+  const bool tty = lrnn::cli::stderr_is_tty();
+  const auto start = std::chrono::steady_clock::now();
+  return [tty, start, trials, next = std::int64_t{0}](std::int64_t done,
+                                                      std::int64_t total) mutable {
+    const double elapsed =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+    const double left =
+        done > 0 ? elapsed * static_cast<double>(total - done) / static_cast<double>(done) : 0.0;
+    const std::int64_t network = (done - 1) / trials;
+    const std::string what = network == 0 ? std::string("trained network")
+                                          : "resampled network " + std::to_string(network) + "/" +
+                                                std::to_string(total / trials - 1);
+    if (tty) {
+      std::fprintf(stderr, "\r\033[Kevaluating %s: %3.0f%%  %.0f s, about %.0f s left",
+                   what.c_str(), 100.0 * static_cast<double>(done) / static_cast<double>(total),
+                   elapsed, left);
+      if (done == total) std::fprintf(stderr, "\r\033[K");
+    } else if (done * 10 >= next * total) {
+      std::fprintf(stderr, "lrnn-inspect: evaluated %lld/%lld trials (%s), %.0f s\n",
+                   static_cast<long long>(done), static_cast<long long>(total), what.c_str(),
+                   elapsed);
+      next = done * 10 / total + 1;
+    }
+    std::fflush(stderr);
+  };
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Inspect the low-rank structure of a trained network (Mastrogiuseppe & Ostojic "
+      "2018) and, with --resample, test it by connectivity resampling (Dubreuil et al. "
+      "2022).",
+      "lrnn-inspect"};
+  std::string path;
+  bool json = false;
+  int resample = 0;
+  std::int64_t trials = 512;
+  int threads = 0;
+  std::uint64_t seed = 0;
+  bool eigs = false;
+  app.add_option("checkpoint", path, "checkpoint written by lrnn-train (best.h5, final.h5, ...)")
+      ->required();
+  app.add_flag("--json", json, "print one JSON document on stdout instead of the table");
+  app.add_option("--resample", resample,
+                 "draw K networks from one Gaussian fitted to the unit loadings and evaluate them")
+      ->check(lrnn::cli::positive())
+      ->type_name("K");
+  app.add_option("--trials", trials, "test trials per network for --resample (default 512)")
+      ->check(lrnn::cli::positive());
+  app.add_option("--threads", threads,
+                 "threads for --resample (default: training.threads, else all "
+                 "cores)")
+      ->check(lrnn::cli::positive());
+  app.add_option("--seed", seed,
+                 "key of the resampled networks (default 0); the task keeps its own");
+  app.add_flag("--eigs", eigs,
+               "compute the eigenvalues of J even above N = 4000 (O(N^3) time, O(N^2) memory)");
+  app.footer(
+      "What the numbers mean: mean-field theory places the eigenvalues of the overlap matrix\n"
+      "n^T m/N (entry [r,s] = n_r.m_s/N) as outliers of J = gC + Mn^T/N outside the bulk disk\n"
+      "of radius g, up to O(1/sqrt(N)); the table puts them next to J's R largest eigenvalues\n"
+      "computed directly and the largest remaining |eigenvalue| (the bulk edge, ~g). The bulk\n"
+      "overlap n^T gC m/N is ~0 when m, n are independent of C; training can correlate them,\n"
+      "which moves the outliers. Input overlaps n_r.B_k/N say how strongly input k drives\n"
+      "latent variable r; readout overlaps w.m_r/N how much of the readout follows it; norms\n"
+      "are |v|/sqrt(N). --resample K fits one Gaussian to the per-unit loadings (m_i, n_i,\n"
+      "B_i, w_i), draws K networks of the same size (C redrawn with the same variance) and\n"
+      "reports their test accuracy next to the trained network's: if they keep it, one\n"
+      "population explains the network.\n"
+      "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
+  if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
+  if (app.count("--resample") == 0 && (app.count("--trials") > 0 || app.count("--seed") > 0)) {
+    return fail(2, "--trials and --seed only apply with --resample K (see --help)");
+  }
+
+  lrnn::LoadedCheckpoint<double> ck;
+  lrnn::Config config;
+  try {
+    ck = lrnn::load_checkpoint<double>(path);
+    if (resample > 0) config = lrnn::parse_config(ck.info.meta.config_yaml, path + ":config_yaml");
+  } catch (const std::exception& e) {
+    return fail(2, e.what());
+  }
+
+  try {
+    lrnn::LowRankOptions low_rank_options;
+    low_rank_options.eigen_J = eigs || ck.info.dims.N <= kMaxEigenN;
+    if (!low_rank_options.eigen_J) {
+      std::fprintf(stderr,
+                   "lrnn-inspect: N = %lld > %lld: the eigenvalues of J are skipped (--eigs "
+                   "computes them, O(N^3))\n",
+                   static_cast<long long>(ck.info.dims.N), static_cast<long long>(kMaxEigenN));
+    }
+    const lrnn::LowRankSummary summary = lrnn::summarize_low_rank(ck.net, low_rank_options);
+
+    std::optional<lrnn::ResampleReport> report;
+    if (resample > 0) {
+      lrnn::ResampleOptions o;
+      o.networks = resample;
+      o.trials = trials;
+      o.seed = seed;
+      o.threads = threads > 0 ? threads
+                  : config.training.threads > 0
+                      ? config.training.threads
+                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      report = lrnn::evaluate_resampled(ck.net, config, o, progress_printer(trials));
+    }
+
+    const char* precision = lrnn::to_string(ck.info.meta.precision);
+    if (json) {
+      lrnn::JsonObject doc;
+      doc.add("checkpoint", path)
+          .add("step", ck.info.meta.step)
+          .add("precision", std::string_view(precision))
+          .add_raw("low_rank", lrnn::to_json(summary));
+      if (report) doc.add_raw("resample", lrnn::to_json(*report));
+      std::printf("%s\n", doc.str().c_str());
+    } else {
+      std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", path.c_str(),
+                  static_cast<long long>(ck.info.meta.step), precision,
+                  lrnn::to_text(summary).c_str());
+      if (report) std::printf("\n%s", lrnn::to_text(*report).c_str());
+    }
+    return 0;
+  } catch (const lrnn::ConfigError& e) {
+    return fail(2, e.what());
+  } catch (const lrnn::InputError& e) {
+    return fail(2, e.what());
+  } catch (const std::exception& e) {
+    return fail(1, e.what());
+  }
+}

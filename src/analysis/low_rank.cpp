@@ -1,0 +1,298 @@
+#include "lrnn/analysis/low_rank.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
+#include <Eigen/QR>
+#include <Eigen/SVD>
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <numeric>
+
+#include "analysis/json_arrays.hpp"
+#include "lrnn/io/metrics_log.hpp"
+
+namespace lrnn {
+namespace {
+
+using Complex = std::complex<double>;
+
+// Decreasing modulus; a conjugate pair puts its positive imaginary part first, so the order does
+// not depend on what the eigensolver happened to return first.
+bool before(const Complex& a, const Complex& b) {
+  const double ma = std::abs(a), mb = std::abs(b);
+  if (ma != mb) return ma > mb;
+  if (a.real() != b.real()) return a.real() > b.real();
+  return a.imag() > b.imag();
+}
+
+std::vector<Complex> sorted_eigenvalues(const MatX<double>& a) {
+  Eigen::EigenSolver<MatX<double>> solver(a, /*computeEigenvectors=*/false);
+  if (solver.info() != Eigen::Success) return {};
+  std::vector<Complex> out(solver.eigenvalues().data(),
+                           solver.eigenvalues().data() + solver.eigenvalues().size());
+  std::sort(out.begin(), out.end(), before);
+  return out;
+}
+
+// The one-to-one assignment of `outliers` to `targets` with the smallest total distance:
+// exhaustive up to R = 7 (5040 permutations), nearest pair first beyond (R is small in practice).
+std::vector<Complex> match(const std::vector<Complex>& targets, std::vector<Complex> outliers) {
+  const std::size_t R = targets.size();
+  std::vector<std::size_t> perm(R);
+  std::iota(perm.begin(), perm.end(), std::size_t{0});
+  std::vector<std::size_t> best = perm;
+  if (R <= 7) {
+    double best_cost = std::numeric_limits<double>::infinity();
+    do {
+      double cost = 0.0;
+      for (std::size_t k = 0; k < R; ++k) cost += std::abs(outliers[perm[k]] - targets[k]);
+      if (cost < best_cost) {
+        best_cost = cost;
+        best = perm;
+      }
+    } while (std::next_permutation(perm.begin(), perm.end()));
+  } else {
+    std::vector<bool> target_done(R, false), outlier_done(R, false);
+    for (std::size_t step = 0; step < R; ++step) {
+      double d_min = std::numeric_limits<double>::infinity();
+      std::size_t t_min = 0, o_min = 0;
+      for (std::size_t t = 0; t < R; ++t) {
+        for (std::size_t o = 0; o < R; ++o) {
+          if (target_done[t] || outlier_done[o]) continue;
+          const double d = std::abs(outliers[o] - targets[t]);
+          if (d < d_min) {
+            d_min = d;
+            t_min = t;
+            o_min = o;
+          }
+        }
+      }
+      target_done[t_min] = outlier_done[o_min] = true;
+      best[t_min] = o_min;
+    }
+  }
+  std::vector<Complex> out(R);
+  for (std::size_t k = 0; k < R; ++k) out[k] = outliers[best[k]];
+  return out;
+}
+
+// The upper triangle R of a thin QR factorisation A = Q R (A is N x R with N >= R).
+MatX<double> thin_r(const MatX<double>& a) {
+  Eigen::HouseholderQR<MatX<double>> qr(a);
+  return qr.matrixQR().topRows(a.cols()).triangularView<Eigen::Upper>();
+}
+
+std::string format_complex(Complex z) {
+  return fmt::format("{:.4g} {} {:.4g}i", z.real(), z.imag() < 0 ? '-' : '+', std::abs(z.imag()));
+}
+
+}  // namespace
+
+LowRankSummary summarize_low_rank(const Network<double>& net, const LowRankOptions& options) {
+  LowRankSummary s;
+  s.dims = net.dims();
+  const Index N = s.dims.N, R = s.dims.R;
+  const double n_units = static_cast<double>(N);
+  const double sqrt_n = std::sqrt(n_units);
+  s.g = net.g;
+  s.tau = net.tau;
+  s.trainable = net.theta.layout().total();
+  s.fixed = N * N;
+  const double c_mean = net.C.mean();
+  s.C_scale =
+      std::sqrt((net.C.array() - c_mean).square().sum() / static_cast<double>(N * N)) * sqrt_n;
+
+  const MatX<double> M = net.theta.M();
+  const MatX<double> n = net.theta.n();
+  const MatX<double> B = net.theta.B();
+  const VecX<double> w = net.theta.w();
+
+  s.overlap = n.transpose() * M / n_units;
+  s.overlap_eigenvalues = sorted_eigenvalues(s.overlap);
+
+  if (options.eigen_J) {
+    const MatX<double> J = net.g * net.C + M * n.transpose() / n_units;
+    const std::vector<Complex> all = sorted_eigenvalues(J);
+    if (static_cast<Index>(all.size()) == N) {
+      s.J_computed = true;
+      const auto top = static_cast<std::ptrdiff_t>(R);
+      s.J_outliers = match(s.overlap_eigenvalues, {all.begin(), all.begin() + top});
+      for (Index k = 0; k < R; ++k) {
+        const auto i = static_cast<std::size_t>(k);
+        s.outlier_distance.push_back(std::abs(s.J_outliers[i] - s.overlap_eigenvalues[i]));
+      }
+      s.bulk_edge = N > R ? std::abs(all[static_cast<std::size_t>(R)]) : 0.0;
+    }
+  }
+
+  s.bulk_overlap = n.transpose() * (net.g * (net.C * M)) / n_units;
+  // Var(n_rᵀ C m_s) = var(C_ij) Σ_ij n_ir² m_js² for C independent of m, n.
+  const double c_std = s.C_scale / sqrt_n;
+  s.bulk_overlap_std =
+      net.g * c_std / n_units * (n.colwise().norm().transpose() * M.colwise().norm());
+  s.input_overlap_n = n.transpose() * B / n_units;
+  s.input_overlap_m = M.transpose() * B / n_units;
+  s.readout_overlap_m = M.transpose() * w / n_units;
+  s.readout_overlap_n = n.transpose() * w / n_units;
+
+  s.norm_m = M.colwise().norm().transpose() / sqrt_n;
+  s.norm_n = n.colwise().norm().transpose() / sqrt_n;
+  s.norm_B = B.colwise().norm().transpose() / sqrt_n;
+  s.norm_w = w.norm() / sqrt_n;
+  s.abs_b = std::abs(net.theta.b());
+
+  // M nᵀ / N = Q_m (R_m R_nᵀ / N) Q_nᵀ with orthonormal Q's: same singular values as the core.
+  const MatX<double> core = thin_r(M) * thin_r(n).transpose() / n_units;
+  s.singular_values = Eigen::JacobiSVD<MatX<double>>(core).singularValues();
+  return s;
+}
+
+std::string to_json(const LowRankSummary& s) {
+  using detail::json_complex;
+  using detail::json_matrix;
+  using detail::json_vector;
+  JsonObject norms;
+  norms.add_raw("m", json_vector(s.norm_m))
+      .add_raw("n", json_vector(s.norm_n))
+      .add_raw("B", json_vector(s.norm_B))
+      .add("w", s.norm_w)
+      .add("b", s.abs_b);
+  JsonObject parameters;
+  parameters.add("trainable", static_cast<std::int64_t>(s.trainable))
+      .add("fixed", static_cast<std::int64_t>(s.fixed));
+  JsonObject j;
+  j.add("N", static_cast<std::int64_t>(s.dims.N))
+      .add("R", static_cast<std::int64_t>(s.dims.R))
+      .add("d_in", static_cast<std::int64_t>(s.dims.d_in))
+      .add("g", s.g)
+      .add("tau", s.tau)
+      .add("C_scale", s.C_scale)
+      .add_raw("parameters", parameters.str())
+      .add_raw("overlap", json_matrix(s.overlap))
+      .add_raw("overlap_eigenvalues", detail::json_list(s.overlap_eigenvalues, json_complex))
+      .add("J_computed", s.J_computed);
+  if (s.J_computed) {
+    j.add_raw("J_outliers", detail::json_list(s.J_outliers, json_complex))
+        .add_raw("outlier_distance", detail::json_list(s.outlier_distance, detail::json_number))
+        .add("bulk_edge", s.bulk_edge);
+  } else {
+    j.add_raw("J_outliers", "null")
+        .add_raw("outlier_distance", "null")
+        .add_raw("bulk_edge", "null");
+  }
+  j.add("bulk_radius", s.g)
+      .add_raw("bulk_overlap", json_matrix(s.bulk_overlap))
+      .add_raw("bulk_overlap_std", json_matrix(s.bulk_overlap_std))
+      .add_raw("input_overlap_n", json_matrix(s.input_overlap_n))
+      .add_raw("input_overlap_m", json_matrix(s.input_overlap_m))
+      .add_raw("readout_overlap_m", json_vector(s.readout_overlap_m))
+      .add_raw("readout_overlap_n", json_vector(s.readout_overlap_n))
+      .add_raw("norms", norms.str())
+      .add_raw("singular_values", json_vector(s.singular_values));
+  return j.str();
+}
+
+std::string to_text(const LowRankSummary& s) {
+  const Index N = s.dims.N, R = s.dims.R, d_in = s.dims.d_in;
+  std::string out;
+  auto line = [&out](const std::string& text) { out += text + "\n"; };
+  // A row: an ASCII label padded to 12 columns, then the values in columns of 11.
+  auto row = [&line](const std::string& label, const auto& values, Index count) {
+    std::string text = fmt::format("  {:<12}", label);
+    for (Index k = 0; k < count; ++k) text += fmt::format("{:>11.4g}", values(k));
+    line(text);
+  };
+  auto header = [&line](const std::string& prefix, Index count) {
+    std::string text = fmt::format("  {:<12}", "");
+    for (Index k = 0; k < count; ++k)
+      text += fmt::format("{:>11}", fmt::format("{}{}", prefix, k + 1));
+    line(text);
+  };
+
+  line("network");
+  line(fmt::format("  N {}   R {}   d_in {}   g {:.4g}   tau {:.4g}   C_scale {:.4g}", N, R, d_in,
+                   s.g, s.tau, s.C_scale));
+  line("");
+  line("parameters");
+  line(fmt::format("  trainable {:>10}   M, n: 2NR = {}; B: N d_in = {}; w: N = {}; b: 1",
+                   s.trainable, 2 * N * R, N * d_in, N));
+  line(fmt::format("  fixed     {:>10}   C: N² (never trained)", s.fixed));
+  line("");
+
+  line("overlap matrix nᵀm/N  (row n_r, column m_s: n_rᵀ m_s / N)");
+  header("m", R);
+  for (Index r = 0; r < R; ++r) row(fmt::format("n{}", r + 1), s.overlap.row(r), R);
+  line("");
+
+  line("eigenvalues of nᵀm/N vs outliers of J = g C + M nᵀ/N  (mean-field: equal for large N");
+  line("  when outside the bulk disk |λ| < g, up to O(1/√N))");
+  line(fmt::format("  {:<4}{:>24}{:>24}{:>12}{:>10}", "k", "overlap eigenvalue", "J outlier",
+                   "|diff|", "|λ| > g"));
+  for (Index k = 0; k < R; ++k) {
+    const auto i = static_cast<std::size_t>(k);
+    const auto& lambda = s.overlap_eigenvalues[i];
+    line(fmt::format("  {:<4}{:>24}{:>24}{:>12}{:>10}", k + 1, format_complex(lambda),
+                     s.J_computed ? format_complex(s.J_outliers[i]) : "-",
+                     s.J_computed ? fmt::format("{:.3g}", s.outlier_distance[i]) : "-",
+                     std::abs(lambda) > s.g ? "yes" : "no"));
+  }
+  const bool any_inside = std::any_of(s.overlap_eigenvalues.begin(), s.overlap_eigenvalues.end(),
+                                      [&s](const Complex& z) { return std::abs(z) <= s.g; });
+  if (any_inside && s.J_computed) {
+    line("  (theory predicts no outlier for |λ| <= g: there the J column is a bulk eigenvalue)");
+  }
+  line(fmt::format("  bulk radius: g = {:.4g} (theory; g C_scale = {:.4g})", s.g, s.g * s.C_scale));
+  line(s.J_computed ? fmt::format("  largest |λ| among the other N - R eigenvalues of J: {:.4g}",
+                                  s.bulk_edge)
+                    : "  eigenvalues of J not computed (N x N eigenproblem skipped)");
+  line(fmt::format("  1/√N = {:.3g}: the scale of finite-size fluctuations",
+                   1.0 / std::sqrt(static_cast<double>(N))));
+  line("");
+
+  line("bulk overlap nᵀ(gC)m/N: the first correction to the outliers; for m, n independent of C");
+  line("  each entry is 0 ± the second block. Large entries mean training correlated m, n with C,");
+  line("  which moves J's outliers away from the overlap eigenvalues.");
+  header("m", R);
+  for (Index r = 0; r < R; ++r) row(fmt::format("n{}", r + 1), s.bulk_overlap.row(r), R);
+  for (Index r = 0; r < R; ++r) {
+    row(fmt::format("± n{}", r + 1), s.bulk_overlap_std.row(r), R);
+  }
+  line("");
+
+  line(d_in == 4 ? "input overlaps  (B1, B2: stimuli; B3, B4: context cues)" : "input overlaps");
+  header("B", d_in);
+  for (Index r = 0; r < R; ++r) {
+    row(fmt::format("n{}ᵀB/N", r + 1), s.input_overlap_n.row(r), d_in);
+  }
+  for (Index r = 0; r < R; ++r) {
+    row(fmt::format("m{}ᵀB/N", r + 1), s.input_overlap_m.row(r), d_in);
+  }
+  line("");
+
+  line("readout overlaps");
+  header("r=", R);
+  row("wᵀm_r/N", s.readout_overlap_m, R);
+  row("wᵀn_r/N", s.readout_overlap_n, R);
+  line("");
+
+  line("norms  (‖v‖/√N)");
+  header("", std::max(R, d_in));
+  row("m_r", s.norm_m, R);
+  row("n_r", s.norm_n, R);
+  row("B_k", s.norm_B, d_in);
+  line(fmt::format("  {:<12}{:>11.4g}", "w", s.norm_w));
+  line(fmt::format("  {:<12}{:>11.4g}   (|b|, the readout bias)", "b", s.abs_b));
+  line("");
+
+  line("singular values of M nᵀ/N");
+  std::string sv = " ";
+  for (Index k = 0; k < s.singular_values.size(); ++k) {
+    sv += fmt::format(" {:.4g}", s.singular_values[k]);
+  }
+  line(sv);
+  return out;
+}
+
+}  // namespace lrnn

@@ -1,0 +1,324 @@
+#include "lrnn/analysis/resample.hpp"
+
+#include <fmt/format.h>
+
+#include <Eigen/Eigenvalues>
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+#include <string_view>
+#include <type_traits>
+
+#include "analysis/json_arrays.hpp"
+#include "lrnn/analysis/low_rank.hpp"
+#include "lrnn/core/errors.hpp"
+#include "lrnn/core/random.hpp"
+#include "lrnn/io/metrics_log.hpp"
+#include "lrnn/task/context_switch.hpp"
+#include "lrnn/train/batch_gradient.hpp"
+
+namespace lrnn {
+namespace {
+
+constexpr std::int64_t kMaxDraws = std::int64_t{1} << 32;
+
+// Philox index of unit (or column) i of draw k: the two 32-bit halves of the counter's index.
+std::uint64_t stream_index(std::int64_t draw, Index i) {
+  return (static_cast<std::uint64_t>(draw) << 32) | static_cast<std::uint64_t>(i);
+}
+
+Spread spread(const std::vector<double>& x) {
+  Spread s;
+  if (x.empty()) return s;
+  const double n = static_cast<double>(x.size());
+  s.mean = std::accumulate(x.begin(), x.end(), 0.0) / n;
+  double ss = 0.0;
+  for (const double v : x) ss += (v - s.mean) * (v - s.mean);
+  s.std = x.size() > 1 ? std::sqrt(ss / (n - 1.0)) : 0.0;
+  s.min = *std::min_element(x.begin(), x.end());
+  s.max = *std::max_element(x.begin(), x.end());
+  return s;
+}
+
+std::string metrics_json(const TaskMetrics& m) {
+  JsonObject j;
+  j.add("loss", m.loss)
+      .add("accuracy", m.accuracy)
+      .add("accuracy_ctx1", m.accuracy_ctx[0])
+      .add("accuracy_ctx2", m.accuracy_ctx[1]);
+  return j.str();
+}
+
+std::string spread_json(const Spread& s) {
+  JsonObject j;
+  j.add("mean", s.mean).add("std", s.std).add("min", s.min).add("max", s.max);
+  return j.str();
+}
+
+std::vector<std::complex<double>> overlap_eigenvalues(const Network<double>& net) {
+  LowRankOptions options;
+  options.eigen_J = false;
+  return summarize_low_rank(net, options).overlap_eigenvalues;
+}
+
+// Evaluates `nets` in order on the same trials, in chunks small enough that the per-block
+// trajectories stay in memory bounds; the metrics do not depend on the chunking.
+template <typename Scalar>
+std::vector<TaskMetrics> evaluate_all(const std::function<Network<double>(int)>& make_net,
+                                      int count, const Config& config, const TrialSource& task,
+                                      const ResampleOptions& options,
+                                      const ResampleProgress& progress) {
+  BatchGradient<Scalar> evaluator(config.integrator,
+                                  make_time_grid(config.task, config.integrator.dt),
+                                  config.task.label_type, options.threads);
+  const std::int64_t chunk =
+      std::max<std::int64_t>(32, BatchGradient<Scalar>::kTrialsPerBlock * options.threads);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(chunk));
+  const std::int64_t total = options.trials * count;
+  std::vector<TaskMetrics> out;
+  for (int k = 0; k < count; ++k) {
+    const Network<Scalar> net = make_net(k).template cast<Scalar>();
+    MetricsAccumulator acc(config.task.label_type);
+    for (std::int64_t first = 0; first < options.trials; first += chunk) {
+      const std::int64_t n = std::min(chunk, options.trials - first);
+      std::iota(idx.begin(), idx.begin() + n, first);
+      acc.merge(evaluator.evaluate(net, task, Split::kTest, idx.data(), n).metrics);
+      if (progress) progress(options.trials * k + first + n, total);
+    }
+    out.push_back(acc.result());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> loading_names(const Dims& d) {
+  std::vector<std::string> names;
+  for (Index r = 0; r < d.R; ++r) names.push_back(fmt::format("m{}", r + 1));
+  for (Index r = 0; r < d.R; ++r) names.push_back(fmt::format("n{}", r + 1));
+  for (Index k = 0; k < d.d_in; ++k) names.push_back(fmt::format("B{}", k + 1));
+  names.emplace_back("w");
+  return names;
+}
+
+MatX<double> unit_loadings(const Network<double>& net) {
+  const Dims d = net.dims();
+  MatX<double> v(d.N, 2 * d.R + d.d_in + 1);
+  v << net.theta.M(), net.theta.n(), net.theta.B(), net.theta.w();
+  return v;
+}
+
+LoadingFit fit_loadings(const Network<double>& net) {
+  const Dims d = net.dims();
+  if (d.N < 2) throw std::invalid_argument("fit_loadings: needs N >= 2 units");
+  LoadingFit fit;
+  fit.dims = d;
+  const MatX<double> v = unit_loadings(net);
+  fit.mean = v.colwise().mean().transpose();
+  const MatX<double> centred = v.rowwise() - fit.mean.transpose();
+  fit.cov = centred.transpose() * centred / static_cast<double>(d.N - 1);
+  const double c_mean = net.C.mean();
+  fit.C_variance = (net.C.array() - c_mean).square().sum() / static_cast<double>(net.C.size() - 1);
+  return fit;
+}
+
+Network<double> resample_network(const LoadingFit& fit, const Network<double>& original,
+                                 std::uint64_t seed, std::int64_t draw) {
+  const Dims d = original.dims();
+  if (draw < 0 || draw >= kMaxDraws) {
+    throw std::out_of_range(fmt::format("resample_network: draw {} is not in [0, 2^32)", draw));
+  }
+  const Index P = 2 * d.R + d.d_in + 1;
+  if (fit.size() != P || fit.cov.rows() != P || fit.cov.cols() != P) {
+    throw std::invalid_argument("resample_network: the fit does not match the network's sizes");
+  }
+  // Σ = V Λ Vᵀ; v = μ + V Λ₊^{1/2} z has covariance Σ with Λ's rounding-level negatives at 0,
+  // where a Cholesky factor would fail on a singular Σ.
+  Eigen::SelfAdjointEigenSolver<MatX<double>> eig(fit.cov);
+  const VecX<double> root = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
+  const MatX<double> factor = eig.eigenvectors() * root.asDiagonal();
+
+  Network<double> net;
+  net.g = original.g;
+  net.tau = original.tau;
+  net.theta = Params<double>(d);
+  VecX<double> z(P);
+  MatX<double> v(d.N, P);
+  for (Index i = 0; i < d.N; ++i) {
+    Philox rng(seed, Stream::kResampleLoadings, stream_index(draw, i));
+    for (Index p = 0; p < P; ++p) z[p] = rng.normal();
+    v.row(i) = (fit.mean + factor * z).transpose();
+  }
+  net.theta.M() = v.leftCols(d.R);
+  net.theta.n() = v.middleCols(d.R, d.R);
+  net.theta.B() = v.middleCols(2 * d.R, d.d_in);
+  net.theta.w() = v.col(P - 1);
+  net.theta.b() = original.theta.b();
+
+  const double s = std::sqrt(fit.C_variance);
+  net.C.resize(d.N, d.N);
+  for (Index j = 0; j < d.N; ++j) {
+    Philox rng(seed, Stream::kResampleC, stream_index(draw, j));
+    for (Index i = 0; i < d.N; ++i) net.C(i, j) = s * rng.normal();
+  }
+  return net;
+}
+
+ResampleReport evaluate_resampled(const Network<double>& net, const Config& config,
+                                  const ResampleOptions& options,
+                                  const ResampleProgress& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  const Dims d = net.dims();
+  if (d.N != config.rnn.N || d.R != config.rnn.R || d.d_in != config.rnn.d_in) {
+    throw InputError(fmt::format(
+        "the network (N {}, R {}, d_in {}) does not match its config (rnn.N {}, rnn.R {}, "
+        "rnn.d_in {})",
+        d.N, d.R, d.d_in, config.rnn.N, config.rnn.R, config.rnn.d_in));
+  }
+  if (!config.task.trials_file.empty()) {
+    throw InputError(
+        fmt::format("resampling evaluates on the generated task, but this network was trained on "
+                    "task.trials_file = {}",
+                    config.task.trials_file));
+  }
+  if (d.d_in != 4) {
+    throw InputError(fmt::format(
+        "resampling evaluates on the contextual switch task (4 input channels), but rnn.d_in = {}",
+        d.d_in));
+  }
+  if (options.networks < 1 || options.trials < 1 || options.threads < 1) {
+    throw std::invalid_argument("evaluate_resampled: networks, trials and threads must be >= 1");
+  }
+
+  ResampleReport report;
+  report.options = options;
+  report.fit = fit_loadings(net);
+  const ContextSwitchTask task(config.task, config.integrator.dt, config.training.seed, 0, 0,
+                               options.trials);
+  // Network 0 is the trained one, network k >= 1 is draw k - 1.
+  const auto make_net = [&](int k) {
+    if (k == 0) return net;
+    Network<double> draw = resample_network(report.fit, net, options.seed, k - 1);
+    report.resampled_overlap_eigenvalues.push_back(overlap_eigenvalues(draw));
+    return draw;
+  };
+  const int count = options.networks + 1;
+  std::vector<TaskMetrics> metrics =
+      config.training.precision == Precision::kFloat64
+          ? evaluate_all<double>(make_net, count, config, task, options, progress)
+          : evaluate_all<float>(make_net, count, config, task, options, progress);
+
+  report.trained = metrics.front();
+  report.resampled.assign(metrics.begin() + 1, metrics.end());
+  std::vector<double> acc, acc1, acc2, loss;
+  for (const TaskMetrics& m : report.resampled) {
+    acc.push_back(m.accuracy);
+    acc1.push_back(m.accuracy_ctx[0]);
+    acc2.push_back(m.accuracy_ctx[1]);
+    loss.push_back(m.loss);
+  }
+  report.accuracy = spread(acc);
+  report.accuracy_ctx[0] = spread(acc1);
+  report.accuracy_ctx[1] = spread(acc2);
+  report.loss = spread(loss);
+  report.wall_time_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  return report;
+}
+
+std::string to_json(const ResampleReport& r) {
+  const std::vector<std::string> names = loading_names(r.fit.dims);
+  std::string per_network = "[";
+  for (std::size_t k = 0; k < r.resampled.size(); ++k) {
+    if (k > 0) per_network += ", ";
+    const TaskMetrics& m = r.resampled[k];
+    JsonObject j;
+    j.add("draw", static_cast<std::int64_t>(k))
+        .add("loss", m.loss)
+        .add("accuracy", m.accuracy)
+        .add("accuracy_ctx1", m.accuracy_ctx[0])
+        .add("accuracy_ctx2", m.accuracy_ctx[1]);
+    if (k < r.resampled_overlap_eigenvalues.size()) {
+      j.add_raw("overlap_eigenvalues",
+                detail::json_list(r.resampled_overlap_eigenvalues[k], detail::json_complex));
+    }
+    per_network += j.str();
+  }
+  per_network += "]";
+  JsonObject fit;
+  fit.add_raw("components", detail::json_list(names, json_quote))
+      .add_raw("mean", detail::json_vector(r.fit.mean))
+      .add_raw("cov", detail::json_matrix(r.fit.cov))
+      .add("C_variance", r.fit.C_variance);
+  JsonObject j;
+  j.add("networks", r.options.networks)
+      .add("trials", r.options.trials)
+      .add("split", std::string_view("test"))
+      .add_raw("seed", std::to_string(r.options.seed))
+      .add_raw("fit", fit.str())
+      .add_raw("trained", metrics_json(r.trained))
+      .add_raw("accuracy", spread_json(r.accuracy))
+      .add_raw("accuracy_ctx1", spread_json(r.accuracy_ctx[0]))
+      .add_raw("accuracy_ctx2", spread_json(r.accuracy_ctx[1]))
+      .add_raw("loss", spread_json(r.loss))
+      .add_raw("per_network", per_network)
+      .add("wall_time_s", r.wall_time_s);
+  return j.str();
+}
+
+std::string to_text(const ResampleReport& r) {
+  const std::vector<std::string> names = loading_names(r.fit.dims);
+  const auto P = static_cast<Index>(names.size());
+  std::string out;
+  auto line = [&out](const std::string& text) { out += text + "\n"; };
+  line(
+      fmt::format("resampling  (Dubreuil et al. 2022: one Gaussian fitted to the unit loadings v_i "
+                  "= (m_i, n_i, "
+                  "B_i, w_i);"));
+  line(
+      fmt::format("  {} networks of N = {} drawn from it, C redrawn with the same variance, "
+                  "same g, tau, b; seed {})",
+                  r.options.networks, r.fit.dims.N, r.options.seed));
+  line("  fitted mean and covariance of v_i");
+  std::string text = fmt::format("  {:<8}", "");
+  for (const auto& name : names) text += fmt::format("{:>10}", name);
+  line(text);
+  text = fmt::format("  {:<8}", "mean");
+  for (Index p = 0; p < P; ++p) text += fmt::format("{:>10.3g}", r.fit.mean[p]);
+  line(text);
+  for (Index q = 0; q < P; ++q) {
+    text = fmt::format("  {:<8}", "cov " + names[static_cast<std::size_t>(q)]);
+    for (Index p = 0; p < P; ++p) text += fmt::format("{:>10.3g}", r.fit.cov(q, p));
+    line(text);
+  }
+  line(fmt::format("  C: entry variance {:.4g} (N var = {:.4g})", r.fit.C_variance,
+                   r.fit.C_variance * static_cast<double>(r.fit.dims.N)));
+  line("");
+  line(fmt::format("  accuracy on {} test trials  {:>10}{:>11}{:>11}{:>10}", r.options.trials,
+                   "overall", "context 1", "context 2", "loss"));
+  auto row = [&line](const std::string& label, double a, double a1, double a2, double l) {
+    line(fmt::format("  {:<26}  {:>10.3f}{:>11.3f}{:>11.3f}{:>10.4f}", label, a, a1, a2, l));
+  };
+  row("trained network", r.trained.accuracy, r.trained.accuracy_ctx[0], r.trained.accuracy_ctx[1],
+      r.trained.loss);
+  row("resampled: mean", r.accuracy.mean, r.accuracy_ctx[0].mean, r.accuracy_ctx[1].mean,
+      r.loss.mean);
+  row("           std", r.accuracy.std, r.accuracy_ctx[0].std, r.accuracy_ctx[1].std, r.loss.std);
+  row("           min", r.accuracy.min, r.accuracy_ctx[0].min, r.accuracy_ctx[1].min, r.loss.min);
+  row("           max", r.accuracy.max, r.accuracy_ctx[0].max, r.accuracy_ctx[1].max, r.loss.max);
+  text = "  per network:";
+  for (std::size_t k = 0; k < r.resampled.size(); ++k) {
+    if (k > 0 && k % 10 == 0) {
+      line(text);
+      text = "              ";
+    }
+    text += fmt::format(" {:.3f}", r.resampled[k].accuracy);
+  }
+  line(text);
+  line(fmt::format("  wall time {:.1f} s", r.wall_time_s));
+  return out;
+}
+
+}  // namespace lrnn
