@@ -30,12 +30,6 @@ Rk45Adjoint<Scalar>::Rk45Adjoint(const TimeGrid& grid, const AdaptiveDriverOptio
     : grid_(grid),
       n_checkpoints_(checkpoints),
       driver_(options),
-      seg_driver_([&] {
-        // A segment starts mid-solve: let the driver pick its first step from the problem.
-        AdaptiveDriverOptions o = options;
-        o.h0 = 0.0;
-        return o;
-      }()),
       rhs_(grid),
       vjp_(std::make_unique<detail::RnnVjp<Scalar>>()),
       leaf_steps_(std::max(checkpoints, 2)),
@@ -53,6 +47,7 @@ void Rk45Adjoint<Scalar>::store_checkpoint(double t, const Mat& Z) {
   const auto c = static_cast<Index>(ckpt_t_.size());
   ckpt_.middleCols(c * n_trials_, n_trials_) = Z;
   ckpt_t_.push_back(t);
+  ckpt_step_.push_back(fwd_steps_.size());
 }
 
 template <typename Scalar>
@@ -68,12 +63,15 @@ void Rk45Adjoint<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<S
     ckpt_t_.reserve(static_cast<std::size_t>(C));
   }
   ckpt_t_.clear();
+  ckpt_step_.clear();
+  fwd_steps_.clear();
   loaded_ = -1;
   rhs_.initial_state(Z_);
   store_checkpoint(0.0, Z_);
   const double T = grid_.T;
   Index next = 1;  // the next checkpoint j, due at the first boundary at or after T j / C
   const SolveResult r = driver_.solve(rhs_, 0.0, T, stops_, Z_, [&](const DenseStep<Scalar>& s) {
+    fwd_steps_.push_back({s.t0(), s.t1()});
     if (next >= C || s.t1() >= T) return;
     if (s.t1() < T * static_cast<double>(next) / static_cast<double>(C)) return;
     store_checkpoint(s.t1(), s.X1());
@@ -131,15 +129,13 @@ typename Rk45Adjoint<Scalar>::Level& Rk45Adjoint<Scalar>::level(std::size_t d) {
 
 template <typename Scalar>
 void Rk45Adjoint<Scalar>::load_segment(std::size_t c) {
-  const double a = ckpt_t_[c];
-  const double b = c + 1 < ckpt_t_.size() ? ckpt_t_[c + 1] : grid_.T;
   const Index B = n_trials_;
   seg_steps_.clear();
   for (Leaf& l : leaves_) l.lo = l.hi = 0;
   for (Level& l : levels_) l.parts = 0;
-  // The adaptive re-integration records the step times. It keeps the dense output while the
-  // segment fits in 2 L steps, and the state every `stride` steps as the first level of
-  // sub-checkpoints, halving them (and doubling the stride) when P would be exceeded.
+  // The replay keeps the dense output while the segment fits in 2 L steps, and the state every
+  // `stride` steps as the first level of sub-checkpoints, halving them (and doubling the stride)
+  // when P would be exceeded.
   Leaf& whole = leaves_[0];
   whole.offset = 0;
   bool keep = true;
@@ -148,11 +144,17 @@ void Rk45Adjoint<Scalar>::load_segment(std::size_t c) {
   lv.lo = 0;
   lv.parts = 1;
   lv.begins[0] = 0;
-  Zs_ = ckpt_.middleCols(static_cast<Index>(c) * B, B);
-  lv.starts.leftCols(B) = Zs_;
-  const SolveResult r = seg_driver_.solve(rhs_, a, b, stops_, Zs_, [&](const DenseStep<Scalar>& s) {
-    seg_steps_.push_back({s.t0(), s.t1()});
-    const auto e = static_cast<Index>(seg_steps_.size());
+  // The forward's steps of this segment, replayed from its checkpoint.
+  const std::size_t first = ckpt_step_[c];
+  const std::size_t last = c + 1 < ckpt_step_.size() ? ckpt_step_[c + 1] : fwd_steps_.size();
+  seg_steps_.assign(fwd_steps_.begin() + static_cast<std::ptrdiff_t>(first),
+                    fwd_steps_.begin() + static_cast<std::ptrdiff_t>(last));
+  eigen_assert(!seg_steps_.empty() && seg_steps_.front().t0 == ckpt_t_[c]);
+  Xr_ = ckpt_.middleCols(static_cast<Index>(c) * B, B);
+  lv.starts.leftCols(B) = Xr_;
+  Index e = 0;
+  replay(0, static_cast<Index>(seg_steps_.size()), [&](const DenseStep<Scalar>& s) {
+    ++e;
     if (e % stride == 0) {
       if (lv.parts == max_parts_) {
         Index kept = 0;
@@ -179,7 +181,6 @@ void Rk45Adjoint<Scalar>::load_segment(std::size_t c) {
     }
     note_states();
   });
-  if (!r.ok()) throw NumericalError("rk45 adjoint, re-integrating a segment: " + r.message);
   const auto n = static_cast<Index>(seg_steps_.size());
   lv.hi = n;
   if (lv.begin(lv.parts - 1) == n) --lv.parts;  // the end state starts no run
@@ -187,7 +188,6 @@ void Rk45Adjoint<Scalar>::load_segment(std::size_t c) {
   if (!keep) adj_.depth = std::max<Index>(adj_.depth, 1);
   loaded_ = static_cast<std::ptrdiff_t>(c);
   mru_ = 0;
-  adj_.rhs_recompute += r.rhs_evals;
   ++adj_.segments;
 }
 
@@ -341,7 +341,7 @@ void Rk45Adjoint<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<
   }
   rhs_.bind(net, batch);
   vjp_->begin(d, n_trials_);
-  for (Mat* m : {&lam_, &x_, &kap_, &mu_, &Zs_}) m->resize(rows, n_trials_);
+  for (Mat* m : {&lam_, &x_, &kap_, &mu_}) m->resize(rows, n_trials_);
   const auto dense_cols =
       static_cast<Index>(kLeaves) * ((kNodes - 1) * leaf_steps_ + 1) * n_trials_;
   if (dense_.rows() != rows || dense_.cols() != dense_cols) dense_.resize(rows, dense_cols);

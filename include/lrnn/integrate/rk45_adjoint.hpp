@@ -15,28 +15,30 @@
 // backward step by 3-point Gauss–Legendre quadrature (order 6) of λ from the step's dense output
 // and X from the forward dense output.
 //
-// X(t) on the way back comes from the segment [t_c, t_{c+1}] that contains t: re-integrated
-// forward from checkpoint c with the same controller (never integrated backward: the contracting
-// tau dX/dt = -X + ... is unstable in reverse), its accepted steps kept as the dense output
-// sampled at θ = 0, 1/4, 1/2, 3/4, 1 (a degree-4 polynomial in θ, so the samples reproduce it).
+// X(t) on the way back comes from the segment [t_c, t_{c+1}] that contains t: replayed forward
+// from checkpoint c through the forward's own accepted steps (their times are recorded, O(steps)
+// scalars and no states), never integrated backward (the contracting tau dX/dt = -X + ... is
+// unstable in reverse). A replay repeats the forward's stages bit for bit, costs 6 right-hand
+// sides a step and has no rejected steps or start-up evaluation, and its accepted steps are kept
+// as the dense output sampled at θ = 0, 1/4, 1/2, 3/4, 1 (a degree-4 polynomial in θ, so the
+// samples reproduce it).
 //
-// Nested recomputation keeps that bounded, with L = max(C, 2) and P = max(C, 2): the
-// re-integration records the segment's accepted step times (O(steps) scalars, no states) and keeps
-// its dense output only if it has at most 2 L steps. Otherwise it stores instead the state every
-// s steps, s doubling (and every other state dropped) whenever P would be exceeded, so between
-// P / 2 and P sub-checkpoints. A run of steps between sub-checkpoints longer than L is split the
-// same way, recursively, by a replay of its recorded steps that stores min(P, ceil(n / L)) (>= 2)
-// evenly spaced sub-checkpoints. The dense output is kept for a leaf: at most L steps ending where
-// the requested time's run ends, replayed from the sub-checkpoint at its start. A replay repeats
-// the recorded steps exactly (same t0, t1, X0 and k1, so the same stages, bit for bit), so X(t)
-// is the same as if the whole segment had been stored. Two leaves are kept, the one being swept
-// and the one after it in t, so a backward step or its quadrature that straddles a leaf boundary
-// does not replay. Memory, in (N + 1) x B states: C checkpoints + at most P per level of nesting
-// (depth 1 up to about L P steps per segment, then one more per factor P) + 2 (4 L + 1) dense
-// samples, independent of T. Work: a segment of at most 2 L steps is integrated once, as before;
-// a longer one once more per level, each step replayed about once per level.
-// The adjoint is linear in dL/dȳ and is solved for a multiple of it that makes λ_x O(1), so that
-// atol bounds λ_x's error relative to its size (backward() explains the factor).
+// Nested recomputation keeps that bounded, with L = max(C, 2) and P = max(C, 2): the replay of a
+// segment keeps its dense output only if it has at most 2 L steps. Otherwise it stores instead the
+// state every s steps, s doubling (and every other state dropped) whenever P would be exceeded, so
+// between P / 2 and P sub-checkpoints. A run of steps between sub-checkpoints longer than L is
+// split the same way, recursively, by a replay of its recorded steps that stores min(P, ceil(n /
+// L)) (>= 2) evenly spaced sub-checkpoints. The dense output is kept for a leaf: at most L steps
+// ending where the requested time's run ends, replayed from the sub-checkpoint at its start. A
+// replay repeats the recorded steps exactly (same t0, t1, X0 and k1, so the same stages, bit for
+// bit), so X(t) is the same as if the whole segment had been stored. Two leaves are kept, the one
+// being swept and the one after it in t, so a backward step or its quadrature that straddles a leaf
+// boundary does not replay. Memory, in (N + 1) x B states: C checkpoints + at most P per level of
+// nesting (depth 1 up to about L P steps per segment, then one more per factor P) + 2 (4 L + 1)
+// dense samples, independent of T. Work: a segment of at most 2 L steps is replayed once, a longer
+// one once more per level, each step about once per level. The adjoint is linear in dL/dȳ and is
+// solved for a multiple of it that makes λ_x O(1), so that atol bounds λ_x's error relative to its
+// size (backward() explains the factor).
 #pragma once
 
 #include <array>
@@ -124,20 +126,21 @@ class Rk45Adjoint final : public GradientMethod<Scalar> {
 
   TimeGrid grid_;
   int n_checkpoints_;
-  AdaptiveDriver<Scalar> driver_;      ///< the forward and the backward (λ) solves
-  AdaptiveDriver<Scalar> seg_driver_;  ///< segment re-integrations, nested in the backward solve
+  AdaptiveDriver<Scalar> driver_;  ///< the forward and the backward (λ) solves
   RnnRhs<Scalar> rhs_;
   std::unique_ptr<detail::RnnVjp<Scalar>> vjp_;
   const Network<Scalar>* net_ = nullptr;
   const TrialBatch<Scalar>* batch_ = nullptr;
 
-  std::vector<double> stops_;        ///< forward stop times
-  std::vector<double> bstops_;       ///< backward stop times in s = T - t, with the checkpoints
-  std::vector<double> ckpt_t_;       ///< checkpoint times, ascending, ckpt_t_[0] = 0
-  Mat ckpt_;                         ///< rows x (C B): the checkpoint states
-  std::vector<StepSpan> seg_steps_;  ///< accepted steps of the loaded segment
-  Index leaf_steps_ = 0;             ///< L: most steps per leaf
-  Index max_parts_ = 0;              ///< most parts per split
+  std::vector<double> stops_;           ///< forward stop times
+  std::vector<double> bstops_;          ///< backward stop times in s = T - t, with the checkpoints
+  std::vector<double> ckpt_t_;          ///< checkpoint times, ascending, ckpt_t_[0] = 0
+  std::vector<StepSpan> fwd_steps_;     ///< the forward's accepted steps (times only)
+  std::vector<std::size_t> ckpt_step_;  ///< index in fwd_steps_ of each segment's first step
+  Mat ckpt_;                            ///< rows x (C B): the checkpoint states
+  std::vector<StepSpan> seg_steps_;     ///< accepted steps of the loaded segment
+  Index leaf_steps_ = 0;                ///< L: most steps per leaf
+  Index max_parts_ = 0;                 ///< most parts per split
   std::array<Leaf, kLeaves> leaves_;
   Mat dense_;  ///< rows x (2 (4 L + 1) B): the leaves' samples (one segment of <= 2 L steps)
   std::size_t mru_ = 0;            ///< the leaf used last
@@ -147,7 +150,7 @@ class Rk45Adjoint final : public GradientMethod<Scalar> {
   Mat Xr_, X1r_, k1r_, k7r_, Er_;  ///< replay buffers
   Index n_trials_ = 0;
 
-  Mat Z_, Zs_, lam_, x_, kap_, mu_;
+  Mat Z_, lam_, x_, kap_, mu_;
   Params<Scalar> grad_unit_;  ///< dL/dθ for the normalized dL/dȳ
   SolveStats stats_;
   AdjointStats adj_;
