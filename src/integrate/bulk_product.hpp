@@ -1,13 +1,19 @@
 // The bulk term g C Phi (and g Cᵀ A backward): the only O(N²) work of a time step.
 //
-// Eigen's `dst.noalias() += C * Phi` allocates its packing buffers (level-3 blocking) on every
-// call once they exceed EIGEN_STACK_ALLOCATION_LIMIT, i.e. once per time step. This wrapper keeps
-// one blocking workspace per shape and calls Eigen's own GEMM kernel with it, so the time loop
-// allocates nothing. It uses Eigen's internal GEMM entry point (stable across Eigen 3.3-3.4).
+// A GEMM first packs its operands into the panel layout its micro-kernel reads. Eigen's
+// `dst.noalias() += C * Phi` packs all of C on every call (and allocates the packing buffers once
+// they exceed EIGEN_STACK_ALLOCATION_LIMIT): for N = 500 and a block of 16 trials that is a 1 MB
+// copy for 8 MFLOP of work, at every one of the 2000 products of a training step. C is fixed, so
+// BulkProduct packs it once per solve (pack()) and then runs Eigen's own blocking loop and
+// micro-kernel (gebp) with the packed panels; only the N x cols right-hand side is packed per
+// product. The time loops allocate nothing. It uses Eigen's internal GEMM building blocks
+// (gemm_pack_lhs, gemm_pack_rhs, gebp_kernel, gemm_blocking_space; stable across Eigen 3.3-3.4)
+// in the order of Eigen's sequential general_matrix_matrix_product, so the sums are the same.
 #pragma once
 
 #include <Eigen/Core>
-#include <memory>
+#include <cstdint>
+#include <vector>
 
 #include "lrnn/core/types.hpp"
 
@@ -16,47 +22,119 @@ namespace lrnn::detail {
 template <typename Scalar>
 class BulkProduct {
  public:
-  /// Sizes the workspace for (n x n) times (n x cols) products.
+  /// Which products the next solve needs: C X (forward), Cᵀ X (backward), or both.
+  enum Orientation : unsigned { kForward = 1, kTransposed = 2 };
+
+  /// Sizes the workspace for (n x n) times (n x cols) products. Allocates only on a new shape.
   void reserve(Index n, Index cols) {
-    if (blocking_ && n == n_ && cols == cols_) return;
+    if (n == n_ && cols == cols_) return;
     n_ = n;
     cols_ = cols;
-    blocking_ = std::make_unique<Blocking>(n, cols, n, 1, true);
-    blocking_->allocateAll();
+    Blocking blocking(n, cols, n, 1, true);
+    kc_ = blocking.kc();
+    mc_ = std::min(n, blocking.mc());
+    nc_ = std::min(cols, blocking.nc());
+    packed_[0].resize(n * n);
+    packed_[1].resize(n * n);
+    blockB_.resize(n * cols);
+    source_[0] = source_[1] = nullptr;
   }
 
-  /// dst += alpha * C * X   (C: n x n column-major, X and dst: n x cols column-major).
+  /// Packs C for the products of `orientations` (a mask of Orientation). C must stay unchanged
+  /// (same address and values) until the next pack(); add() checks the address.
+  template <typename MatC>
+  void pack(const MatC& C, unsigned orientations) {
+    eigen_assert(C.rows() == n_ && C.cols() == n_);
+    if ((orientations & kForward) != 0) pack_lhs<Eigen::ColMajor>(C, 0);
+    if ((orientations & kTransposed) != 0) pack_lhs<Eigen::RowMajor>(C, 1);
+  }
+
+  /// dst += alpha * C * X   (X and dst: n x cols column-major), with C as packed.
   template <typename MatC, typename MatX, typename MatD>
   void add(Scalar alpha, const MatC& C, const MatX& X, MatD& dst) {
-    run<Eigen::ColMajor>(alpha, C, X, dst);
+    run(0, alpha, C, X, dst);
   }
 
-  /// dst += alpha * Cᵀ * X, reading C in place (its transpose is a row-major view).
+  /// dst += alpha * Cᵀ * X, with Cᵀ as packed (read from C in place: a row-major view).
   template <typename MatC, typename MatX, typename MatD>
   void add_transposed(Scalar alpha, const MatC& C, const MatX& X, MatD& dst) {
-    run<Eigen::RowMajor>(alpha, C, X, dst);
+    run(1, alpha, C, X, dst);
   }
 
  private:
   using Blocking =
       Eigen::internal::gemm_blocking_space<Eigen::ColMajor, Scalar, Scalar, Eigen::Dynamic,
                                            Eigen::Dynamic, Eigen::Dynamic, 1, false>;
+  using Traits = Eigen::internal::gebp_traits<Scalar, Scalar>;
+  template <int Order>
+  using LhsMapper = Eigen::internal::const_blas_data_mapper<Scalar, Index, Order>;
+  using RhsMapper = Eigen::internal::const_blas_data_mapper<Scalar, Index, Eigen::ColMajor>;
+  using ResMapper =
+      Eigen::internal::blas_data_mapper<Scalar, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
 
-  template <int LhsOrder, typename MatC, typename MatX, typename MatD>
-  void run(Scalar alpha, const MatC& C, const MatX& X, MatD& dst) {
-    eigen_assert(C.rows() == n_ && C.cols() == n_ && X.rows() == n_ && X.cols() == cols_);
-    eigen_assert(dst.rows() == n_ && dst.cols() == cols_);
-    Eigen::internal::general_matrix_matrix_product<Index, Scalar, LhsOrder, false, Scalar,
-                                                   Eigen::ColMajor, false, Eigen::ColMajor,
-                                                   1>::run(n_, cols_, n_, C.data(), C.outerStride(),
-                                                           X.data(), X.outerStride(), dst.data(), 1,
-                                                           dst.outerStride(), alpha, *blocking_,
-                                                           nullptr);
+  /// Packs the (mc x kc) blocks of C (Order = ColMajor) or of Cᵀ (RowMajor view of C) in the
+  /// order run() visits them: row panels i2, then depth panels k2.
+  template <int Order, typename MatC>
+  void pack_lhs(const MatC& C, int which) {
+    Eigen::internal::gemm_pack_lhs<Scalar, Index, LhsMapper<Order>, Traits::mr, Traits::LhsProgress,
+                                   typename Traits::LhsPacket4Packing, Order>
+        pack;
+    const LhsMapper<Order> lhs(C.data(), C.outerStride());
+    Scalar* out = packed_[which].data();
+    for (Index i2 = 0; i2 < n_; i2 += mc_) {
+      const Index mc = std::min(i2 + mc_, n_) - i2;
+      for (Index k2 = 0; k2 < n_; k2 += kc_) {
+        const Index kc = std::min(k2 + kc_, n_) - k2;
+        pack(out, lhs.getSubMapper(i2, k2), kc, mc);
+        out += mc * kc;
+      }
+    }
+    source_[which] = C.data();
   }
 
-  Index n_ = 0;
-  Index cols_ = 0;
-  std::unique_ptr<Blocking> blocking_;
+  template <typename MatC, typename MatX, typename MatD>
+  void run(int which, Scalar alpha, const MatC& C, const MatX& X, MatD& dst) {
+    eigen_assert(source_[which] == C.data() && "BulkProduct: C was not packed for this product");
+    eigen_assert(X.rows() == n_ && X.cols() == cols_ && dst.rows() == n_ && dst.cols() == cols_);
+    static_cast<void>(C);
+    Eigen::internal::gemm_pack_rhs<Scalar, Index, RhsMapper, Traits::nr, Eigen::ColMajor> pack_rhs;
+    Eigen::internal::gebp_kernel<Scalar, Scalar, Index, ResMapper, Traits::mr, Traits::nr, false,
+                                 false>
+        gebp;
+    const RhsMapper rhs(X.data(), X.outerStride());
+    const ResMapper res(dst.data(), dst.outerStride());
+    // The right-hand side, packed once for all row panels: (kc x nc) blocks in (k2, j2) order.
+    Scalar* b = blockB_.data();
+    for (Index k2 = 0; k2 < n_; k2 += kc_) {
+      const Index kc = std::min(k2 + kc_, n_) - k2;
+      for (Index j2 = 0; j2 < cols_; j2 += nc_) {
+        const Index nc = std::min(j2 + nc_, cols_) - j2;
+        pack_rhs(b, rhs.getSubMapper(k2, j2), kc, nc);
+        b += kc * nc;
+      }
+    }
+    const Scalar* a = packed_[which].data();
+    for (Index i2 = 0; i2 < n_; i2 += mc_) {
+      const Index mc = std::min(i2 + mc_, n_) - i2;
+      const Scalar* bk = blockB_.data();
+      for (Index k2 = 0; k2 < n_; k2 += kc_) {
+        const Index kc = std::min(k2 + kc_, n_) - k2;
+        for (Index j2 = 0; j2 < cols_; j2 += nc_) {
+          const Index nc = std::min(j2 + nc_, cols_) - j2;
+          gebp(res.getSubMapper(i2, j2), a, bk, mc, kc, nc, alpha);
+          bk += kc * nc;
+        }
+        a += mc * kc;
+      }
+    }
+  }
+
+  Index n_ = -1;
+  Index cols_ = -1;
+  Index kc_ = 0, mc_ = 0, nc_ = 0;
+  VecX<Scalar> packed_[2];                        ///< C's panels for C X, and Cᵀ's for Cᵀ X
+  VecX<Scalar> blockB_;                           ///< X's panels
+  const Scalar* source_[2] = {nullptr, nullptr};  ///< the C each was packed from
 };
 
 }  // namespace lrnn::detail

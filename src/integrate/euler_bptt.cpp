@@ -42,6 +42,9 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
                       std::to_string(grid_.K) + " steps of " + std::to_string(d.d_in));
   }
   reserve(d, Bt);
+  // C is fixed: its panels are packed once here for the K forward and K backward products.
+  bulk_->pack(net.C,
+              detail::BulkProduct<Scalar>::kForward | detail::BulkProduct<Scalar>::kTransposed);
   const Index K = grid_.K;
   const Index R = d.R;
   const auto alpha = static_cast<Scalar>(grid_.dt / net.tau);

@@ -340,7 +340,7 @@ void Rk45Adjoint<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<
     throw Error("rk45 adjoint backward: called without a matching forward");
   }
   rhs_.bind(net, batch);
-  vjp_->begin(d, n_trials_);
+  vjp_->begin(net, n_trials_);
   for (Mat* m : {&lam_, &x_, &kap_, &mu_}) m->resize(rows, n_trials_);
   const auto dense_cols =
       static_cast<Index>(kLeaves) * ((kNodes - 1) * leaf_steps_ + 1) * n_trials_;

@@ -104,7 +104,7 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
     throw Error("rk45 backward: called without a matching forward");
   }
   rhs_.bind(net, batch);
-  vjp_->begin(d, Bt);
+  vjp_->begin(net, Bt);
   for (Mat* m : {&lam_, &mu_}) m->resize(rows, Bt);
   for (Index i = 0; i < 6; ++i) {
     Y_[static_cast<std::size_t>(i)].resize(rows, Bt);

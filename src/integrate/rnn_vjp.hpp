@@ -24,9 +24,12 @@ class RnnVjp {
 
   RnnVjp() : bulk_(std::make_unique<BulkProduct<Scalar>>()) {}
 
-  /// Sizes the buffers for N units and B trials and zeroes the parameter sums.
-  void begin(const Dims& d, Index B) {
+  /// Sizes the buffers for the network's N units and B trials, packs Cᵀ for the products, and
+  /// zeroes the parameter sums.
+  void begin(const Network<Scalar>& net, Index B) {
+    const Dims& d = net.dims();
     bulk_->reserve(d.N, B);
+    bulk_->pack(net.C, BulkProduct<Scalar>::kTransposed);
     phi_.resize(d.N, B);
     drive_.resize(d.N, B);
     z_.resize(d.R + d.d_in, B);
