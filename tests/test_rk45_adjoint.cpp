@@ -272,10 +272,13 @@ TEST(Rk45Adjoint, StatsCountTheWork) {
   EXPECT_EQ(st.steps_accepted, bptt.stats().steps_accepted) << "the same forward solve";
   EXPECT_EQ(st.rhs_forward, fwd.rhs_forward + a.rhs_recompute);
   EXPECT_GT(a.rhs_recompute, 0);
-  // 6 f per attempted step, 1 to start, 1 for h0, 1 afresh after each stop the solve lands on,
-  // and 3 quadrature products per accepted step.
-  EXPECT_GE(st.rhs_backward, 9 * a.steps_accepted + 6 * a.steps_rejected + 2);
-  EXPECT_EQ(a.segments, 16) << "each segment re-integrated once";
+  // 6 f per attempted step, 1 to start, 1 for h0, 1 afresh after each stop the solve lands on
+  // (the quadrature nodes only add parameter terms, no product with Cᵀ, and are not counted).
+  EXPECT_GE(st.rhs_backward, 6 * a.steps_accepted + 6 * a.steps_rejected + 2);
+  EXPECT_EQ(a.segments, 16) << "each segment recomputed once";
+  // The recomputation replays the forward's accepted steps: 6 f a step, and a fresh k1 at each
+  // segment's start and after each of the 2 stops (the input jump, the window opening).
+  EXPECT_LE(a.rhs_recompute, 6 * st.steps_accepted + a.segments + 2);
   EXPECT_LT(st.rhs_forward + st.rhs_backward, 2000) << "Euler's 1000 + 1000";
 }
 
@@ -300,6 +303,7 @@ TEST(Rk45Adjoint, FloatAgreesWithDouble) {
 }
 
 TEST(Rk45Adjoint, NoAllocationOnceSized) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   const Problem s = make_problem(TaskOptions{}, 50);
   Rk45Adjoint<double> adj(s.grid, driver_opts(1e-6), 16);
   Params<double> grad(s.net.dims());

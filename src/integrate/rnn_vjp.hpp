@@ -46,37 +46,32 @@ class RnnVjp {
              double T_avg, RhsTime t, const Mat& Y, const Mat& kappa, Mat& mu, bool params) {
     const Dims& d = net.dims();
     const Index N = d.N;
-    const Index R = d.R;
     const auto inv_N = Scalar(1) / static_cast<Scalar>(N);
     const auto inv_tau = static_cast<Scalar>(1.0 / net.tau);
-    const auto n = net.theta.n();
-    const auto M = net.theta.M();
-    const auto w = net.theta.w();
-
-    phi_ = Y.topRows(N).array().tanh();
     const auto kappa_x = kappa.topRows(N);
-    if (params) {
-      z_.topRows(R).noalias() = n.transpose() * phi_;
-      z_.topRows(R) *= inv_N;
-      z_.bottomRows(d.d_in) = batch.u_step(rhs.input_step(t));
-      dMB_.noalias() += kappa_x * z_.transpose();
-    }
-    v_.noalias() = M.transpose() * kappa_x;
-    if (params) dn_.noalias() += phi_ * v_.transpose();
-    drive_.noalias() = n * v_;
+    phi_ = Y.topRows(N).array().tanh();
+    v_.noalias() = net.theta.M().transpose() * kappa_x;
+    if (params) sum_params(net, batch, rhs, t, kappa);
+    drive_.noalias() = net.theta.n() * v_;
     drive_ *= inv_N;
     bulk_->add_transposed(static_cast<Scalar>(net.g), net.C, kappa_x, drive_);
     drive_ *= inv_tau;
     if (rhs.window_open(t)) {
       const auto c = inv_N / static_cast<Scalar>(T_avg);
-      for (Index j = 0; j < kappa.cols(); ++j) drive_.col(j) += (kappa(N, j) * c) * w;
-      if (params) {
-        dw_.noalias() += phi_ * kappa.row(N).transpose();
-        db_ += kappa.row(N).sum();
-      }
+      for (Index j = 0; j < kappa.cols(); ++j) drive_.col(j) += (kappa(N, j) * c) * net.theta.w();
     }
     mu.topRows(N) = -inv_tau * kappa_x + ((1 - phi_.array().square()) * drive_.array()).matrix();
     mu.row(N).setZero();  // f does not depend on q
+  }
+
+  /// Adds kappaᵀ ∂f/∂θ at (t, Y) to the parameter sums only: what a quadrature of the parameter
+  /// integrals needs, without the O(N²) product with Cᵀ that the state's VJP costs.
+  void add_params(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                  const RnnRhs<Scalar>& rhs, RhsTime t, const Mat& Y, const Mat& kappa) {
+    const Index N = net.dims().N;
+    phi_ = Y.topRows(N).array().tanh();
+    v_.noalias() = net.theta.M().transpose() * kappa.topRows(N);
+    sum_params(net, batch, rhs, t, kappa);
   }
 
   /// Adds the scaled parameter sums to grad.
@@ -93,6 +88,23 @@ class RnnVjp {
   }
 
  private:
+  /// The parameter sums at (t, Y), given phi_ = tanh(Y) and v_ = Mᵀ kappa_x.
+  void sum_params(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
+                  const RnnRhs<Scalar>& rhs, RhsTime t, const Mat& kappa) {
+    const Dims& d = net.dims();
+    const Index N = d.N;
+    const Index R = d.R;
+    z_.topRows(R).noalias() = net.theta.n().transpose() * phi_;
+    z_.topRows(R) *= Scalar(1) / static_cast<Scalar>(N);
+    z_.bottomRows(d.d_in) = batch.u_step(rhs.input_step(t));
+    dMB_.noalias() += kappa.topRows(N) * z_.transpose();
+    dn_.noalias() += phi_ * v_.transpose();
+    if (rhs.window_open(t)) {
+      dw_.noalias() += phi_ * kappa.row(N).transpose();
+      db_ += kappa.row(N).sum();
+    }
+  }
+
   Mat phi_, drive_, z_, v_;                    ///< N x B, N x B, (R + d_in) x B, R x B
   Mat dMB_, dn_;                               ///< Σ κ_x zᵀ, Σ phi vᵀ (scaled by add_to)
   VecX<Scalar> dw_;                            ///< Σ_open phi κ_qᵀ

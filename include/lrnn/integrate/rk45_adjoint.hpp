@@ -150,7 +150,7 @@ class Rk45Adjoint final : public GradientMethod<Scalar> {
   Mat Xr_, X1r_, k1r_, k7r_, Er_;  ///< replay buffers
   Index n_trials_ = 0;
 
-  Mat Z_, lam_, x_, kap_, mu_;
+  Mat Z_, lam_, x_, kap_;
   Params<Scalar> grad_unit_;  ///< dL/dθ for the normalized dL/dȳ
   SolveStats stats_;
   AdjointStats adj_;
