@@ -45,6 +45,7 @@ long allocations_of_one_pass(double T_stim, Index N, Index trials) {
 }
 
 TEST(NoAlloc, CounterSeesAllocations) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   // Positive control: if malloc were not interposed, the test below would pass vacuously.
   g_mallocs = 0;
   g_counting = true;
@@ -56,6 +57,7 @@ TEST(NoAlloc, CounterSeesAllocations) {
 }
 
 TEST(NoAlloc, AllocationsDoNotGrowWithSteps) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   // The default shape (N = 500, 32 trials) and a short and a long trial: 300 vs 1200 steps.
   const long short_run = allocations_of_one_pass<float>(15.0, 500, 32);
   const long long_run = allocations_of_one_pass<float>(105.0, 500, 32);

@@ -264,6 +264,7 @@ TEST(Rk45Bptt, MadeFromTheConfig) {
 }
 
 TEST(Rk45Bptt, NoAllocationOnceSized) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   const Problem s = make_problem(test::kGradientPoints[1], 0.1, 50);
   Rk45Bptt<double> rk(s.grid, driver_opts(1e-6));
   Params<double> grad(s.net.dims());
