@@ -34,14 +34,15 @@ inline int fail(const std::string& name, int code, const std::string& what,
 }
 
 /// Parses the command line. Returns the exit code when the app should stop here: 0 after
-/// --help, 2 after a usage error (one line; CLI11 would add a second); nullopt to go on.
-inline std::optional<int> parse(CLI::App& app, int argc, char** argv) {
+/// --help, 2 after a usage error (one line; CLI11 would add a second); nullopt to go on. With
+/// `quiet` (MPI ranks other than 0, which parse the same line) nothing is printed.
+inline std::optional<int> parse(CLI::App& app, int argc, char** argv, bool quiet = false) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
-    return app.exit(e);
+    return quiet ? 0 : app.exit(e);
   } catch (const CLI::ParseError& e) {
-    return fail(app.get_name(), 2, std::string(e.what()) + " (see --help)");
+    return quiet ? 2 : fail(app.get_name(), 2, std::string(e.what()) + " (see --help)");
   }
   return std::nullopt;
 }

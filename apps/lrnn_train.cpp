@@ -1,8 +1,14 @@
 // lrnn-train CONFIG.yaml [--out DIR] [--set key.path=value]... [--resume CKPT] [--threads N]
 // Exit codes: 0 finished, 1 the run failed (diverged, I/O error), 2 bad usage, config or input,
 // 130 / 143 interrupted by SIGINT / SIGTERM after writing a checkpoint.
+//
+// Built with LRNN_WITH_MPI, `mpirun -np P lrnn-train CONFIG` trains one network data-parallel over
+// P ranks: rank 0 writes the run directory and the log, the other ranks print only errors. An
+// error on one rank ends the job (MPI_Abort) with "rank r: ..." instead of leaving the others
+// waiting.
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
@@ -12,6 +18,7 @@
 #include <filesystem>
 
 #include "cli.hpp"
+#include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/config.hpp"
 #include "lrnn/train/trainer.hpp"
@@ -42,6 +49,15 @@ std::shared_ptr<spdlog::logger> set_up_logging(const std::string& log_path, bool
   return file_only;
 }
 
+// Ranks other than 0 write no files and print errors only, tagged with their rank.
+void set_up_rank_logging(int rank) {
+  auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  console->set_pattern(fmt::format("[%Y-%m-%d %H:%M:%S.%e] [%l] [rank {}] %v", rank));
+  auto logger = std::make_shared<spdlog::logger>("lrnn", console);
+  logger->set_level(spdlog::level::err);
+  spdlog::set_default_logger(logger);
+}
+
 std::string format_duration(double s) {
   const auto total = static_cast<long>(s + 0.5);
   return fmt::format("{}:{:02d}:{:02d}", total / 3600, (total / 60) % 60, total % 60);
@@ -50,6 +66,12 @@ std::string format_duration(double s) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  lrnn::CommSession session(argc, argv);
+  const lrnn::Comm& comm = session.world();
+  const bool root = comm.is_root();
+  if (const std::string problem = lrnn::mpi_launch_problem(); !problem.empty()) {
+    return lrnn::cli::fail("lrnn-train", 2, problem);
+  }
   CLI::App app{
       "Train a low-rank RNN (Mastrogiuseppe & Ostojic 2018) on the contextual switch task.",
       "lrnn-train"};
@@ -72,28 +94,34 @@ int main(int argc, char** argv) {
   app.footer(
       "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
       "130/143 interrupted (a checkpoint is written first; resume with --resume).");
-  if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
+  if (const auto code = lrnn::cli::parse(app, argc, argv, !root)) return *code;
 
   lrnn::Config config;
   lrnn::RunDir run;
   const bool tty = lrnn::cli::stderr_is_tty();
   std::shared_ptr<spdlog::logger> file_log;
   try {
-    config = lrnn::load_config(config_path, overrides);
-    if (app.count("--out") > 0) {
-      if (out_dir.empty()) throw lrnn::ConfigError("--out: the run directory must not be empty");
-      config.output.dir = out_dir;  // taken literally, not parsed as YAML
-    }
-    const auto mode = !resume.empty() ? lrnn::RunDirMode::kResume
-                      : overwrite     ? lrnn::RunDirMode::kOverwrite
-                                      : lrnn::RunDirMode::kNew;
-    run = lrnn::prepare_run_dir(config.output.dir, mode);
-    file_log = set_up_logging(run.log(), tty);
-  } catch (const lrnn::Error& e) {
-    std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
-    return 2;
+    // Every rank loads the config (train() checks that they agree); rank 0 alone prepares the
+    // run directory. A failure on any rank ends every rank here, with one message.
+    lrnn::run_collectively(comm, [&] {
+      config = lrnn::load_config(config_path, overrides);
+      if (app.count("--out") > 0) {
+        if (out_dir.empty()) throw lrnn::ConfigError("--out: the run directory must not be empty");
+        config.output.dir = out_dir;  // taken literally, not parsed as YAML
+      }
+      const auto mode = !resume.empty() ? lrnn::RunDirMode::kResume
+                        : overwrite     ? lrnn::RunDirMode::kOverwrite
+                                        : lrnn::RunDirMode::kNew;
+      if (root) {
+        run = lrnn::prepare_run_dir(config.output.dir, mode);
+        file_log = set_up_logging(run.log(), tty);
+      } else {
+        run = lrnn::RunDir{config.output.dir};
+        set_up_rank_logging(comm.rank());
+      }
+    });
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
+    if (root) std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
     return 2;
   }
 
@@ -103,6 +131,7 @@ int main(int argc, char** argv) {
   options.resume = resume;
   options.threads = threads;
   options.stop_requested = &g_stop;
+  options.comm = &comm;
   std::int64_t first_step = -1;
   options.on_step = [&](const lrnn::StepReport& r) {
     // Rate over the steps this process has run (a resume starts counting again).
@@ -130,14 +159,18 @@ int main(int argc, char** argv) {
       spdlog::info("{}", line);
     }
   };
+  if (!root) options.on_step = nullptr;  // rank 0 alone reports progress
 
   try {
     const lrnn::TrainSummary s = lrnn::train(config, run, options);
-    if (tty) std::fprintf(stderr, "\n");
     if (s.status == lrnn::TrainStatus::kInterrupted) {
-      spdlog::warn("{}", s.message);
-      return 128 + static_cast<int>(g_signal);
+      if (root && tty) std::fprintf(stderr, "\n");
+      if (root) spdlog::warn("{}", s.message);
+      // A rank stopped because another rank was signalled reports SIGTERM, what launchers send.
+      return 128 + (g_signal != 0 ? static_cast<int>(g_signal) : SIGTERM);
     }
+    if (!root) return 0;
+    if (tty) std::fprintf(stderr, "\n");
     const auto& v = s.final_validation;
     spdlog::info("done: {} steps in {:.1f} s ({:.1f} s in training steps)", s.steps_done,
                  s.wall_time_s, s.step_time_s);
@@ -148,17 +181,15 @@ int main(int argc, char** argv) {
     spdlog::info("outputs in {}: final.h5{}, metrics.jsonl, checkpoints/", run.root,
                  std::filesystem::exists(run.best()) ? ", best.h5" : "");
     return 0;
-  } catch (const lrnn::ConfigError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  } catch (const lrnn::InputError& e) {
-    spdlog::error("{}", e.what());
-    return 2;
-  } catch (const lrnn::NumericalError& e) {
-    spdlog::error("{}", e.what());
-    return 1;
   } catch (const std::exception& e) {
-    spdlog::error("{}", e.what());
-    return 1;
+    // 2 for the user's config or input, 1 for a failed run (diverged, I/O).
+    const int code = lrnn::exit_code_of(e);
+    if (comm.size() == 1 || lrnn::collective_mark(e) != nullptr) {
+      if (root) spdlog::error("{}", e.what());
+      return code;
+    }
+    // This rank's own error: the others may be waiting for it in an allreduce.
+    spdlog::error("rank {}: {}", comm.rank(), e.what());
+    comm.abort(code);
   }
 }

@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages lrnn builds with, only those that are missing. Idempotent.
 #   scripts/install_deps.sh          build + test dependencies
 #   scripts/install_deps.sh --mpi    also OpenMPI (for -DLRNN_WITH_MPI=ON)
+#   scripts/install_deps.sh --fuzz   also clang with libFuzzer and its OpenMP (scripts/run_fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -13,7 +14,10 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
-    -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
+    # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes, libomp-dev clang's
+    # OpenMP, llvm-14 the llvm-symbolizer that puts file:line into clang's sanitizer reports.
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev llvm-14) ;;
+    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done

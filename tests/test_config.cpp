@@ -288,6 +288,10 @@ const BadFile kBadFiles[] = {
     {"bad_beta1.yaml", 2, "training.adam_beta1 = 1", "must be in [0, 1)"},
     {"bad_nothing_trained.yaml", 2, "training.train_", "at least one parameter group"},
     {"bad_output_dir_empty.yaml", 2, "output.dir = \"\"", "must not be empty"},
+    // From fuzzing the loader (fuzz/, scripts/run_fuzz.sh): each of these crashed or hung it.
+    {"bad_alias_cycle.yaml", 4, "rnn.N = [[[[", "must be an integer"},
+    {"bad_alias_bomb.yaml", 4, "rnn.N = [[x, x, x", "must be an integer"},
+    {"bad_stray_comma.yaml", 3, "','", "cannot start a value (column 14)"},
 };
 
 std::string bad_file_name(const ::testing::TestParamInfo<BadFile>& info) {

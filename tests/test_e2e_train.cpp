@@ -15,6 +15,7 @@
 
 #include "lrnn/io/checkpoint.hpp"
 #include "support/app_run.hpp"
+#include "support/process.hpp"
 
 namespace lrnn {
 namespace {
@@ -25,8 +26,15 @@ using test::AppRun;
 
 AppRun run_train(const std::string& args) { return test::run_app(LRNN_TRAIN_EXE, args); }
 
+// Everything these tests write goes under one directory per process (ctest runs the cases in
+// parallel processes), removed when the process ends.
+const fs::path& scratch() {
+  static const test::ScratchDir dir("train");
+  return dir.path();
+}
+
 fs::path write_config(const std::string& name, const std::string& text) {
-  const fs::path p = fs::temp_directory_path() / ("lrnn_e2e_" + name + ".yaml");
+  const fs::path p = scratch() / ("lrnn_e2e_" + name + ".yaml");
   std::ofstream(p) << text;
   return p;
 }
@@ -47,7 +55,7 @@ training:
 )";
 
 TEST(E2eTrain, WritesTheRunDirectory) {
-  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_run";
+  const fs::path dir = scratch() / "lrnn_e2e_run";
   fs::remove_all(dir);
   const fs::path cfg = write_config("tiny", kTiny);
   const AppRun r =
@@ -86,14 +94,14 @@ TEST(E2eTrain, BadInputExitsWithTwoAndOneLine) {
   const fs::path tiny = write_config("tiny2", kTiny);
   const fs::path unknown = write_config("unknown", "rnn:\n  NN: 3\n");
   const fs::path notyaml = write_config("notyaml", "rnn: [1, 2\n");
-  const fs::path text = fs::temp_directory_path() / "lrnn_e2e_not_h5.h5";
+  const fs::path text = scratch() / "lrnn_e2e_not_h5.h5";
   std::ofstream(text) << "not a checkpoint\n";
   const fs::path empty = write_config("empty", "# nothing but a comment\n");
   // A real checkpoint cut in half, as a crash during a copy would leave it.
-  const fs::path good_dir = fs::temp_directory_path() / "lrnn_e2e_for_truncation";
+  const fs::path good_dir = scratch() / "lrnn_e2e_for_truncation";
   fs::remove_all(good_dir);
   EXPECT_EQ(run_train(tiny.string() + " --out " + good_dir.string()).exit_code, 0);
-  const fs::path truncated = fs::temp_directory_path() / "lrnn_e2e_truncated.h5";
+  const fs::path truncated = scratch() / "lrnn_e2e_truncated.h5";
   fs::copy_file(good_dir / "final.h5", truncated, fs::copy_options::overwrite_existing);
   fs::resize_file(truncated, fs::file_size(truncated) / 2);
   const std::vector<Case> cases = {
@@ -103,20 +111,19 @@ TEST(E2eTrain, BadInputExitsWithTwoAndOneLine) {
       {"bad override", tiny.string() + " --set rnn.N=0", "rnn.N"},
       {"unwritable out", tiny.string() + " --out /proc/lrnn_cannot", "/proc/lrnn_cannot"},
       {"missing resume",
-       tiny.string() + " --out " + (fs::temp_directory_path() / "lrnn_e2e_r1").string() +
+       tiny.string() + " --out " + (scratch() / "lrnn_e2e_r1").string() +
            " --resume /nonexistent.h5",
        "/nonexistent.h5"},
       {"resume not hdf5",
-       tiny.string() + " --out " + (fs::temp_directory_path() / "lrnn_e2e_r2").string() +
-           " --resume " + text.string(),
+       tiny.string() + " --out " + (scratch() / "lrnn_e2e_r2").string() + " --resume " +
+           text.string(),
        "not an HDF5 file"},
       {"no arguments", "", "config"},
       {"empty config", empty.string(), "lrnn_e2e_empty.yaml"},
-      {"config is a directory", fs::temp_directory_path().string(),
-       fs::temp_directory_path().string()},
+      {"config is a directory", scratch().string(), scratch().string()},
       {"resume truncated",
-       tiny.string() + " --out " + (fs::temp_directory_path() / "lrnn_e2e_r3").string() +
-           " --resume " + truncated.string(),
+       tiny.string() + " --out " + (scratch() / "lrnn_e2e_r3").string() + " --resume " +
+           truncated.string(),
        "lrnn_e2e_truncated.h5"},
       {"unknown flag", tiny.string() + " --frobnicate", "frobnicate"},
   };
@@ -131,7 +138,7 @@ TEST(E2eTrain, BadInputExitsWithTwoAndOneLine) {
 }
 
 TEST(E2eTrain, DivergenceExitsWithOne) {
-  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_diverge";
+  const fs::path dir = scratch() / "lrnn_e2e_diverge";
   fs::remove_all(dir);
   const fs::path cfg = write_config("diverge", kTiny);
   const AppRun r = run_train(cfg.string() + " --out " + dir.string() +
@@ -143,12 +150,12 @@ TEST(E2eTrain, DivergenceExitsWithOne) {
 
 // SIGINT finishes the step, writes a checkpoint and exits with 130; --resume then completes.
 TEST(E2eTrain, SigintCheckpointsAndResumeFinishes) {
-  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_sigint";
+  const fs::path dir = scratch() / "lrnn_e2e_sigint";
   fs::remove_all(dir);
   const fs::path cfg = write_config("sigint", kTiny);
   const std::string exe = LRNN_TRAIN_EXE;
   const std::string out = dir.string();
-  const std::string log = (fs::temp_directory_path() / "lrnn_e2e_sigint.txt").string();
+  const std::string log = (scratch() / "lrnn_e2e_sigint.txt").string();
   // Enough steps that the run is still going when the signal arrives.
   const std::string sets =
       " --set training.n_train_trials=40000 --set training.eval_every=1000"
@@ -207,7 +214,7 @@ TEST(E2eTrain, SigintCheckpointsAndResumeFinishes) {
 
 // A second run into the same directory would overwrite the first run's checkpoints: refused.
 TEST(E2eTrain, ExistingRunIsNotOverwritten) {
-  const fs::path dir = fs::temp_directory_path() / "lrnn_e2e_twice";
+  const fs::path dir = scratch() / "lrnn_e2e_twice";
   fs::remove_all(dir);
   const fs::path cfg = write_config("twice", kTiny);
   ASSERT_EQ(run_train(cfg.string() + " --out " + dir.string()).exit_code, 0);

@@ -33,7 +33,6 @@ using detail::native_type;
 using detail::Shape;
 using detail::shape_text;
 using detail::silence_hdf5;
-using detail::strong_close_fapl;
 using detail::write_string_attr;
 
 [[noreturn]] void fail(const std::string& path, const std::string& what) {
@@ -108,9 +107,8 @@ void write_groups(const H5::Group& parent, const ParamLayout& layout, const VecX
 }
 
 template <typename Scalar>
-void write_hdf5(const std::string& tmp, const Network<Scalar>& net, const AdamState<Scalar>& adam,
+void write_hdf5(H5::H5File& file, const Network<Scalar>& net, const AdamState<Scalar>& adam,
                 const CheckpointMeta& meta) {
-  H5::H5File file(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, strong_close_fapl());
   const Dims& dims = net.dims();
   const ParamLayout& layout = net.theta.layout();
 
@@ -149,8 +147,6 @@ void write_hdf5(const std::string& tmp, const Network<Scalar>& net, const AdamSt
         optimizer.createDataSet("step", H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR));
     step.write(&adam.step, H5::PredType::NATIVE_INT64);
   }
-  file.flush(H5F_SCOPE_LOCAL);
-  file.close();
 }
 
 template <typename Scalar>
@@ -353,7 +349,7 @@ void save_checkpoint(const std::string& path, const Network<Scalar>& net,
   silence_hdf5();
   check_saveable(path, net, adam);
 
-  detail::write_atomically(path, [&](const std::string& tmp) { write_hdf5(tmp, net, adam, meta); });
+  detail::write_atomically(path, [&](H5::H5File& file) { write_hdf5(file, net, adam, meta); });
 }
 
 CheckpointInfo read_checkpoint_info(const std::string& path) {

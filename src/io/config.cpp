@@ -1,5 +1,6 @@
 #include "lrnn/io/config.hpp"
 
+#include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
@@ -212,33 +213,46 @@ std::string format_double(double x) {
 // YAML's double-quoted scalars accept JSON's escapes, so one quoting serves both formats.
 std::string quote(std::string_view s) { return json_quote(s); }
 
-/// The value as the user wrote it, on one line, for messages.
-std::string describe(const YAML::Node& node) {
-  constexpr std::size_t kMaxLength = 60;  // a message stays one readable line
-  std::string text;
+/// Appends `node` as the user wrote it to `text`, stopping once `text` reaches `limit` characters.
+/// The limit also bounds the walk: YAML aliases can make a node contain itself (`&a [*a]`) or
+/// repeat a subtree exponentially often, so a walk to the end need not end.
+void describe_into(const YAML::Node& node, std::string& text, std::size_t limit) {
+  if (text.size() >= limit) return;
   if (!node.IsDefined() || node.IsNull()) {
-    text = "(empty)";
+    text += "(empty)";
   } else if (node.IsScalar()) {
     const std::string& s = node.Scalar();
     const bool needs_quotes = node.Tag() == "!" || std::any_of(s.begin(), s.end(), [](char ch) {
                                 return static_cast<unsigned char>(ch) < 0x20;
                               });
-    text = needs_quotes ? quote(s) : s;
+    text += needs_quotes ? quote(s) : s;
   } else if (node.IsSequence()) {
-    text = "[";
-    for (std::size_t i = 0; i < node.size(); ++i) {
-      text += (i > 0 ? ", " : "") + describe(node[i]);
+    text += "[";
+    for (std::size_t i = 0; i < node.size() && text.size() < limit; ++i) {
+      if (i > 0) text += ", ";
+      describe_into(node[i], text, limit);
     }
     text += "]";
   } else if (node.IsMap()) {
-    text = "{";
+    text += "{";
     bool first = true;
     for (const auto& item : node) {
-      text += (first ? "" : ", ") + describe(item.first) + ": " + describe(item.second);
+      if (text.size() >= limit) break;
+      if (!first) text += ", ";
+      describe_into(item.first, text, limit);
+      text += ": ";
+      describe_into(item.second, text, limit);
       first = false;
     }
     text += "}";
   }
+}
+
+/// The value as the user wrote it, on one line, for messages.
+std::string describe(const YAML::Node& node) {
+  constexpr std::size_t kMaxLength = 60;  // a message stays one readable line
+  std::string text;
+  describe_into(node, text, kMaxLength + 1);
   if (text.size() > kMaxLength) text = text.substr(0, kMaxLength - 3) + "...";
   return text;
 }
@@ -464,6 +478,90 @@ void read_value(const std::string& where, std::string_view path, const YAML::Nod
 }
 
 // ----------------------------------------------------------------------------------------------
+// Text -> document
+
+/// The marks of the documents of a YAML stream, as its parser reports them: where each document
+/// starts and where its first node is.
+class DocumentMarks : public YAML::EventHandler {
+ public:
+  struct Document {
+    YAML::Mark start;
+    std::optional<YAML::Mark> first_node;
+  };
+  std::vector<Document> documents;
+
+  void OnDocumentStart(const YAML::Mark& mark) override { documents.push_back({mark, {}}); }
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t) override { node(mark); }
+  void OnScalar(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                const std::string&) override {
+    node(mark);
+  }
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {
+    node(mark);
+  }
+  void OnMapEnd() override {}
+
+ private:
+  void node(const YAML::Mark& mark) {
+    if (!documents.empty() && !documents.back().first_node) documents.back().first_node = mark;
+  }
+};
+
+/// A YAML text read as one document.
+struct YamlDocument {
+  YAML::Node root;                   ///< undefined if the text holds no document
+  std::optional<YAML::Mark> second;  ///< the first node of a second document, if there is one
+  std::optional<YAML::Mark> stuck;   ///< a token the parser cannot get past, if there is one
+};
+
+/// Reads `text`, which should hold at most one document; throws YAML::Exception on a syntax error.
+/// Not YAML::LoadAll: yaml-cpp 0.7 (Debian 12) never consumes a token that cannot start a value,
+/// such as a ',' outside [ ] and { }; it then reports empty documents at that token without end,
+/// and LoadAll loops forever, allocating as it goes (yaml-cpp issue #1040, fixed in 0.8; found
+/// by fuzz_config). So the parser's events are read first, at most three documents of them: a
+/// document that starts no later than the one before it is that token.
+YamlDocument load_document(const std::string& text) {
+  constexpr std::size_t kDocumentsToCheck = 3;  // "[a], b": [a], then ',' twice
+  DocumentMarks marks;
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  while (marks.documents.size() < kDocumentsToCheck && parser.HandleNextDocument(marks)) {
+  }
+  YamlDocument out;
+  const auto& docs = marks.documents;
+  for (std::size_t i = 1; i < docs.size(); ++i) {
+    if (docs[i].start.pos <= docs[i - 1].start.pos) {
+      out.stuck = docs[i].start;
+      return out;
+    }
+  }
+  if (docs.size() > 1) {
+    out.second = docs[1].first_node.value_or(docs[1].start);
+    return out;
+  }
+  if (!docs.empty()) out.root = YAML::Load(text);
+  return out;
+}
+
+/// "','" for the character at `mark`, for messages.
+std::string unexpected_text(std::string_view text, const YAML::Mark& mark) {
+  if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size()) return "a token";
+  const char ch = text[static_cast<std::size_t>(mark.pos)];
+  if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
+    return "a character " + json_quote(std::string_view(&ch, 1));
+  }
+  return std::string("'") + ch + "'";
+}
+
+// ----------------------------------------------------------------------------------------------
 // Document -> Config
 
 /// Checks the structure of the document (a map of sections, each a map of known keys, no
@@ -554,14 +652,22 @@ void apply_override(const std::string& text, Entries& entries) {
   }
   if (contains(kInfoKeys, path)) return;  // descriptive only
   if (!is_key_path(path)) fail(kSetLocation, unknown_key_message(path));
-  YAML::Node node;
+  YamlDocument document;
+  std::string problem;
   try {
-    node = YAML::Load(value_text);
+    document = load_document(value_text);
   } catch (const YAML::Exception& e) {
-    fail(kSetLocation,
-         path + " = " + trim(value_text) + ": not a valid YAML value (" + e.msg + ")");
+    problem = e.msg;
   }
-  entries[path] = Entry{node, std::string(kSetLocation)};
+  if (document.stuck) {
+    problem = unexpected_text(value_text, *document.stuck) + " cannot start a value";
+  }
+  if (document.second) problem = "more than one YAML document";
+  if (!problem.empty()) {
+    fail(kSetLocation,
+         path + " = " + trim(value_text) + ": not a valid YAML value (" + problem + ")");
+  }
+  entries[path] = Entry{document.root, std::string(kSetLocation)};
 }
 
 /// Converts the collected values into a Config and records where each one came from.
@@ -716,6 +822,11 @@ void validate_with_locations(const Config& c, const Locations* locations) {
     check.fail_at({"integrator.dt", "rnn.tau"}, "integrator.dt", format_double(dt),
                   "must be <= rnn.tau (" + format_double(c.rnn.tau) +
                       ") for euler: forward Euler of tau dx/dt = -x oscillates beyond");
+  }
+  if (integrator.method == Method::kEuler && integrator.gradient == GradientKind::kAdjoint) {
+    // Euler's gradient is the exact BPTT of its steps; the continuous adjoint is rk45's.
+    check.fail_at({"integrator.gradient", "integrator.method"}, "integrator.gradient", "adjoint",
+                  "needs integrator.method: rk45 (euler's gradient is bptt)");
   }
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
   if (!from_file && !is_multiple(task.T_burn, dt)) {
@@ -885,17 +996,23 @@ std::optional<Opener> unclosed_bracket(std::string_view text, std::size_t up_to_
 Config parse_text(const std::string& text, const std::string& source,
                   const std::vector<std::string>& overrides, bool allow_empty) {
   reject_indentation_tabs(text, source);
-  std::vector<YAML::Node> documents;
+  YamlDocument document;
   try {
-    documents = YAML::LoadAll(text);
+    document = load_document(text);
   } catch (const YAML::Exception& e) {
     fail_parse(text, source, e);
   }
-  if (documents.size() > 1) {
-    fail(file_location(source, documents[1].Mark()),
+  if (document.stuck) {
+    const YAML::Mark& mark = *document.stuck;
+    fail(file_location(source, mark), "invalid YAML: " + unexpected_text(text, mark) +
+                                          " cannot start a value (column " +
+                                          std::to_string(mark.column + 1) + ")");
+  }
+  if (document.second) {
+    fail(file_location(source, *document.second),
          "more than one YAML document ('---'); a config is a single document");
   }
-  const YAML::Node root = documents.empty() ? YAML::Node() : documents.front();
+  const YAML::Node root = document.root;
   if (!allow_empty && (!root.IsDefined() || root.IsNull())) {
     fail(source, "the config file is empty (no keys; write at least one section)");
   }

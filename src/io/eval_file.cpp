@@ -13,9 +13,8 @@ using RowMajor = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::Ro
 
 hsize_t hs(Index n) { return static_cast<hsize_t>(n); }
 
-void write_file(const std::string& tmp, const TrialTraces& tr, const EvalMetrics& m,
+void write_file(H5::H5File& file, const TrialTraces& tr, const EvalMetrics& m,
                 const EvalFileMeta& meta) {
-  H5::H5File file(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, detail::strong_close_fapl());
   const Index n = tr.n_trials(), K = tr.n_obs(), R = tr.rank();
   detail::write_int_attr(file, "format_version", kEvalFormatVersion);
   detail::write_string_attr(file, "checkpoint", meta.checkpoint);
@@ -57,8 +56,6 @@ void write_file(const std::string& tmp, const TrialTraces& tr, const EvalMetrics
     }
   }
   detail::write_dataset(g, "kappa", Shape{hs(n), hs(K), hs(R)}, kappa.data(), true);
-  file.flush(H5F_SCOPE_LOCAL);
-  file.close();
 }
 
 }  // namespace
@@ -66,7 +63,7 @@ void write_file(const std::string& tmp, const TrialTraces& tr, const EvalMetrics
 void write_eval_file(const std::string& path, const TrialTraces& traces, const EvalMetrics& metrics,
                      const EvalFileMeta& meta) {
   detail::write_atomically(path,
-                           [&](const std::string& tmp) { write_file(tmp, traces, metrics, meta); });
+                           [&](H5::H5File& file) { write_file(file, traces, metrics, meta); });
 }
 
 }  // namespace lrnn

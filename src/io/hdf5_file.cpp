@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <vector>
 
 namespace lrnn::detail {
 namespace {
@@ -68,8 +69,7 @@ H5::FileAccPropList strong_close_fapl() {
   return fapl;
 }
 
-void write_atomically(const std::string& path,
-                      const std::function<void(const std::string&)>& write) {
+void write_atomically(const std::string& path, const std::function<void(H5::H5File&)>& fill) {
   silence_hdf5();
   const std::filesystem::path target(path);
   const std::filesystem::path dir =
@@ -81,25 +81,46 @@ void write_atomically(const std::string& path,
 
   // Same directory as the target so rename() stays within one file system and is atomic.
   const std::string tmp = path + ".tmp." + std::to_string(::getpid());
-  const auto discard_tmp = [&tmp] { std::remove(tmp.c_str()); };
+
+  // The whole file is built in memory (the core driver without a backing store: the name is only
+  // a label), so nothing that happens to the disk can fail inside HDF5.
+  std::vector<char> image;
   try {
-    write(tmp);
+    H5::FileAccPropList fapl = strong_close_fapl();
+    fapl.setCore(std::size_t{1} << 20, /*backing_store=*/false);
+    H5::H5File file(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, fapl);
+    fill(file);
+    file.flush(H5F_SCOPE_LOCAL);
+    const ssize_t size = H5Fget_file_image(file.getId(), nullptr, 0);
+    if (size < 0) io_fail(path, "cannot build the HDF5 file: no file image");
+    image.resize(static_cast<std::size_t>(size));
+    if (H5Fget_file_image(file.getId(), image.data(), image.size()) != size) {
+      io_fail(path, "cannot build the HDF5 file: the file image changed size");
+    }
+    file.close();
   } catch (const H5::Exception& e) {
-    discard_tmp();
-    io_fail(path, "cannot write temporary file " + tmp + h5_detail(e));
-  } catch (...) {
-    discard_tmp();
-    throw;
+    io_fail(path, "cannot build the HDF5 file" + h5_detail(e));
   }
-  try {
-    fsync_path(tmp, O_RDONLY);
-  } catch (const std::system_error& e) {
-    discard_tmp();
-    io_fail(path, "cannot fsync temporary file " + tmp + ": " + errno_text(e.code().value()));
+
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) io_fail(path, "cannot create temporary file " + tmp + ": " + errno_text(errno));
+  const auto fail_tmp = [&](const std::string& what, int err, bool close_fd) {
+    if (close_fd) ::close(fd);
+    std::remove(tmp.c_str());
+    io_fail(path, "cannot " + what + " temporary file " + tmp + ": " + errno_text(err));
+  };
+  for (std::size_t done = 0; done < image.size();) {
+    const ssize_t n = ::write(fd, image.data() + done, image.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) fail_tmp("write", n < 0 ? errno : ENOSPC, true);
+    done += static_cast<std::size_t>(n);
   }
+  if (::fsync(fd) != 0) fail_tmp("fsync", errno, true);
+  // Network file systems may report a failed write only here.
+  if (::close(fd) != 0) fail_tmp("close", errno, false);
   if (std::rename(tmp.c_str(), path.c_str()) != 0) {
     const int err = errno;
-    discard_tmp();
+    std::remove(tmp.c_str());
     io_fail(path, "cannot rename " + tmp + " over it: " + errno_text(err));
   }
   // Without this the rename may be lost on power failure even though the data blocks are on disk.

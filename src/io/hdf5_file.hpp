@@ -39,15 +39,18 @@ const H5::PredType& native_type() {
   }
 }
 
-/// File access with strong close: close() is final, which the fsync and rename rely on.
+/// File access with strong close: close() is final, so no handle outlives it.
 H5::FileAccPropList strong_close_fapl();
 
-/// Writes `path` atomically: `write(tmp)` creates and closes an HDF5 file at a temporary path in
-/// the same directory, which is then fsync'ed and renamed over `path` (and the directory
-/// fsync'ed). On any failure the temporary file is removed, a previous file at `path` is left
-/// intact, and IoError names `path` and what failed.
-void write_atomically(const std::string& path,
-                      const std::function<void(const std::string&)>& write);
+/// Writes the HDF5 file `path` atomically. `fill(file)` writes the datasets and attributes into a
+/// new file that HDF5 holds in memory (and must not close it); its image is then written with
+/// plain POSIX calls to a temporary file in the same directory, fsync'ed, and renamed over `path`
+/// (and the directory fsync'ed). HDF5 itself never writes to the disk: a full disk or a vanished
+/// directory is an errno of our own write(), reported as such, and never leaves HDF5 with a file
+/// it cannot close (which crashed the process at exit). On any failure the temporary file is
+/// removed, a previous file at `path` is left intact, and IoError names `path`, what failed and
+/// the system's reason. Memory: the image, about the size of the file, is held twice briefly.
+void write_atomically(const std::string& path, const std::function<void(H5::H5File&)>& fill);
 
 /// Opens an existing HDF5 file read-only. Throws InputError (the user's file: exit code 2) or
 /// IoError, per `user_input`, naming the file: missing, a directory, unreadable, not HDF5,

@@ -588,8 +588,8 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
   const double plot_w = m.px1 - m.px0;
 
   // x ticks: as many as fit with their labels apart.
-  Ticks xt;
-  for (int max_x = 8; max_x >= 2; --max_x) {
+  Ticks xt = xticks_;
+  for (int max_x = 8; max_x >= 2 && !has_xticks_; --max_x) {
     xt = nice_ticks(xl[0], xl[1], max_x);
     double widest = 0.0;
     for (const auto& l : xt.labels) widest = std::max(widest, text_width(l, kTickFont));

@@ -214,9 +214,7 @@ void check_finite_u(const std::string& path, const std::string& name, const std:
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-void write_hdf5(const std::string& tmp, const TrialBatch<double>& t,
-                const std::vector<int>* split) {
-  H5::H5File file(tmp, H5F_ACC_TRUNC, H5::FileCreatPropList::DEFAULT, detail::strong_close_fapl());
+void write_hdf5(H5::H5File& file, const TrialBatch<double>& t, const std::vector<int>* split) {
   const Index B = t.n_trials, K = t.n_steps, d = t.d_in;
   const auto hB = static_cast<hsize_t>(B);
 
@@ -241,8 +239,6 @@ void write_hdf5(const std::string& tmp, const TrialBatch<double>& t,
   }
   detail::write_dataset(file, "coherence", {hB, 2}, coherence.data());
   if (split != nullptr) detail::write_dataset(file, "split", {hB}, split->data());
-  file.flush(H5F_SCOPE_LOCAL);
-  file.close();
 }
 
 }  // namespace
@@ -473,7 +469,7 @@ void write_trials_file(const std::string& path, const TrialBatch<double>& trials
     }
   }
 
-  detail::write_atomically(path, [&](const std::string& tmp) { write_hdf5(tmp, trials, split); });
+  detail::write_atomically(path, [&](H5::H5File& file) { write_hdf5(file, trials, split); });
 }
 
 }  // namespace lrnn

@@ -64,6 +64,20 @@ void MetricsAccumulator::merge(const MetricsAccumulator& o) {
   }
 }
 
+void MetricsAccumulator::pack(double* out) const {
+  const std::int64_t counts[6] = {n_,        correct_,        n_ctx_[0],
+                                  n_ctx_[1], correct_ctx_[0], correct_ctx_[1]};
+  out[0] = loss_sum_;
+  for (int i = 0; i < 6; ++i) out[i + 1] = static_cast<double>(counts[i]);
+}
+
+void MetricsAccumulator::unpack(const double* in) {
+  loss_sum_ = in[0];
+  std::int64_t* counts[6] = {&n_,        &correct_,        &n_ctx_[0],
+                             &n_ctx_[1], &correct_ctx_[0], &correct_ctx_[1]};
+  for (int i = 0; i < 6; ++i) *counts[i] = static_cast<std::int64_t>(in[i + 1]);
+}
+
 TaskMetrics MetricsAccumulator::result() const {
   TaskMetrics m;
   m.n = n_;

@@ -1,6 +1,7 @@
 #include "lrnn/train/trainer.hpp"
 
 #include <fmt/format.h>
+#include <sched.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -12,10 +13,12 @@
 #include <map>
 #include <numeric>
 #include <optional>
+#include <span>
 #include <sstream>
 #include <thread>
 #include <vector>
 
+#include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/core/random.hpp"
 #include "lrnn/io/checkpoint.hpp"
@@ -108,10 +111,18 @@ std::vector<std::int64_t> training_order(const TrialSource& source, std::uint64_
   return order;
 }
 
-int resolve_threads(int requested) {
+int resolve_threads(int requested, const Comm& comm) {
   if (requested > 0) return requested;
-  const unsigned hw = std::thread::hardware_concurrency();
-  return hw > 0 ? static_cast<int>(hw) : 1;
+  const unsigned hw_count = std::thread::hardware_concurrency();
+  const int hw = hw_count > 0 ? static_cast<int>(hw_count) : 1;
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  const int allowed = sched_getaffinity(0, sizeof(set), &set) == 0 ? CPU_COUNT(&set) : hw;
+  // The cores this process may run on (a launcher may have bound it: mpirun to a core or a
+  // socket, srun --cpus-per-task), and no more than its share of the node: ranks bound to the
+  // same socket, or not bound at all, would otherwise each take all of it.
+  const int share = std::max(1, hw / std::max(1, comm.local_size()));
+  return std::max(1, std::min(allowed > 0 ? allowed : hw, share));
 }
 
 namespace {
@@ -136,6 +147,34 @@ GroupMask mask_from(const TrainingOptions& t) {
 std::string comparable_yaml(Config c) {
   c.output.dir = "-";
   return to_yaml(c);
+}
+
+// to_yaml's text as one "section.key: value" line per key, so that a message about a differing
+// line names the key path.
+std::string key_path_lines(const std::string& yaml) {
+  std::istringstream in(yaml);
+  std::string out, section;
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] == '#') continue;
+    if (line[0] != ' ' && line.back() == ':') {
+      section = line.substr(0, line.size() - 1);
+      continue;
+    }
+    const auto first = line.find_first_not_of(' ');
+    out += (first > 0 && !section.empty() ? section + "." : "") + line.substr(first) + "\n";
+  }
+  return out;
+}
+
+// FNV-1a over the bytes of a vector: a checksum of the parameters, equal on two ranks exactly
+// when their bits are (up to a 2^-64 chance).
+template <typename Scalar>
+std::uint64_t fnv1a(const VecX<Scalar>& v, std::uint64_t h) {
+  const auto* p = reinterpret_cast<const unsigned char*>(v.data());
+  for (std::size_t i = 0; i < static_cast<std::size_t>(v.size()) * sizeof(Scalar); ++i) {
+    h = (h ^ p[i]) * 1099511628211ULL;
+  }
+  return h;
 }
 
 // The first line at which two YAML texts differ, for a message a user can act on.
@@ -176,10 +215,12 @@ class Trainer {
       : config_(config),
         run_(run),
         options_(options),
+        comm_(options.comm ? *options.comm : serial_comm()),
         grid_(grid),
         task_(make_source(config, options)),
-        threads_(resolve_threads(options.threads > 0 ? options.threads : config.training.threads)),
-        batch_grad_(config.integrator, grid_, config.task.label_type, threads_),
+        threads_(resolve_threads(options.threads > 0 ? options.threads : config.training.threads,
+                                 comm_)),
+        batch_grad_(config.integrator, grid_, config.task.label_type, threads_, comm_),
         mask_(mask_from(config.training)),
         total_steps_(config.training.total_steps()),
         steps_per_epoch_(config.training.n_train_trials / config.training.batch_size) {
@@ -221,18 +262,23 @@ class Trainer {
   TrainSummary run() {
     check_source();
     const auto t_start = Clock::now();
-    start();
+    run_collectively(comm_, [&] { start(); });
+    check_ranks_agree();
     TrainSummary summary;
     summary.total_steps = total_steps_;
-    MetricsLog log(run_.metrics(), options_.resume.empty() ? -1 : meta_.step);
+    std::optional<MetricsLog> log;
+    if (comm_.is_root()) log.emplace(run_.metrics(), options_.resume.empty() ? -1 : meta_.step);
     const auto& t = config_.training;
     std::vector<std::int64_t> order;
     std::int64_t order_epoch = -1;
     double step_seconds = 0.0;
     std::int64_t consecutive_skips = 0;
+    // Over several ranks the stop decision is the sum of the ranks' flags from the last step's
+    // allreduce, so that every rank stops after the same step; alone, the flag itself.
+    bool peers_stop = false;
 
     while (meta_.step < total_steps_) {
-      if (options_.stop_requested && options_.stop_requested->load()) {
+      if (comm_.size() == 1 ? local_stop() : peers_stop) {
         const std::string path = save_step_checkpoint();
         summary.status = TrainStatus::kInterrupted;
         summary.message =
@@ -240,6 +286,12 @@ class Trainer {
         break;
       }
       const std::int64_t s = meta_.step;
+      // Validation takes several steps' time at the default size, too long to wait for after
+      // SIGINT: a stop request abandons it, and the step with it (validate()). Keep what the step
+      // changes, to put back.
+      if (comm_.size() == 1 && ((s + 1) % t.eval_every == 0 || s + 1 == total_steps_)) {
+        before_step_ = BeforeStep{net_.theta, adam_, meta_};
+      }
       const std::int64_t epoch = s / steps_per_epoch_;
       if (epoch != order_epoch) {
         order = epoch_order(epoch);
@@ -249,8 +301,11 @@ class Trainer {
       const double lr = learning_rate_at(t, s, total_steps_);
 
       const auto t_step = Clock::now();
+      double stop_flag = local_stop() ? 1.0 : 0.0;
       auto r = batch_grad_.loss_and_gradient(net_, source(), Split::kTrain, indices, t.batch_size,
-                                             static_cast<double>(t.batch_size), grad_);
+                                             static_cast<double>(t.batch_size), grad_,
+                                             std::span<double>(&stop_flag, 1));
+      peers_stop = stop_flag > 0.0;
       StepReport rep;
       rep.step = s + 1;
       rep.total_steps = total_steps_;
@@ -265,11 +320,13 @@ class Trainer {
                 ? fmt::format("the loss is {}", std::isnan(r.loss) ? "NaN" : "Inf")
                 : fmt::format("the gradient of {} holds NaN or Inf", bad_group(grad_));
         if (t.on_nan == OnNan::kStop) {
-          // θ is still the last good one: the bad gradient was never applied.
+          // θ is still the last good one: the bad gradient was never applied. The loss and
+          // gradient are the sums over all ranks, so every rank stops here.
           const std::string path = save_step_checkpoint();
-          throw NumericalError(fmt::format(
-              "step {}: {}; stopping (training.on_nan = stop). The last good parameters are in {}",
-              s + 1, what, path));
+          throw Collective<NumericalError>(fmt::format("step {}: {}; stopping (training.on_nan = "
+                                                       "stop). The last good parameters are in {}",
+                                                       s + 1, what, path),
+                                           1);
         }
         ++meta_.nan_skips;
         ++consecutive_skips;
@@ -278,11 +335,13 @@ class Trainer {
         spdlog::warn("step {}: {}; batch skipped (training.on_nan = skip, {} so far)", s + 1, what,
                      meta_.nan_skips);
         if (consecutive_skips >= kMaxConsecutiveSkips) {
+          --meta_.nan_skips;  // the checkpoint is of step s, before this batch
           const std::string path = save_step_checkpoint();
-          throw NumericalError(fmt::format(
-              "step {}: {} batches in a row gave NaN or Inf; the run cannot recover. The last "
-              "good parameters are in {}",
-              s + 1, consecutive_skips, path));
+          throw Collective<NumericalError>(
+              fmt::format("step {}: {} batches in a row gave NaN or Inf; the run cannot recover. "
+                          "The last good parameters are in {}",
+                          s + 1, consecutive_skips, path),
+              1);
         }
       } else {
         consecutive_skips = 0;
@@ -296,8 +355,19 @@ class Trainer {
       step_seconds += rep.step_time_s;
 
       if (meta_.step % t.eval_every == 0 || meta_.step == total_steps_) {
+        std::optional<TaskMetrics> validation = validate();
+        if (!validation) {
+          // Back to the state before this step, which a resume takes again, bit for bit; the
+          // next turn of the loop writes its checkpoint and stops. Nothing of the step was
+          // written yet.
+          net_.theta = before_step_->theta;
+          adam_ = before_step_->adam;
+          meta_ = before_step_->meta;
+          continue;
+        }
         rep.has_validation = true;
-        rep.validation = validate();
+        rep.validation = *validation;
+        check_ranks_agree();
         if (rep.validation.loss < meta_.best_val_loss) {
           meta_.best_val_loss = rep.validation.loss;
           meta_.best_step = meta_.step;
@@ -305,7 +375,7 @@ class Trainer {
         }
         summary.final_validation = rep.validation;
       }
-      write_metrics(log, rep);
+      if (log) write_metrics(*log, rep);
       if (meta_.step % t.save_every == 0 || meta_.step == total_steps_) save_step_checkpoint();
       rep.elapsed_s = seconds_since(t_start);
       if (options_.on_step) options_.on_step(rep);
@@ -325,16 +395,20 @@ class Trainer {
   }
 
  private:
+  bool local_stop() const { return options_.stop_requested && options_.stop_requested->load(); }
+
+  // Every rank draws (or loads) the same network; rank 0 writes the files.
   void start() {
     const std::string resolved = comparable_yaml(config_);
     if (options_.resume.empty()) {
       net_ = init_network<Scalar>(config_.rnn, config_.training.seed);
       adam_ = AdamState<Scalar>(net_.theta.layout().total());
-      write_text_file(run_.config(), to_yaml(config_));
+      if (comm_.is_root()) write_text_file(run_.config(), to_yaml(config_));
       save_step_checkpoint();  // step_000000.h5: the untrained network
-      spdlog::info("training {} steps ({} trials/batch, {} threads, {}) into {}", total_steps_,
-                   config_.training.batch_size, threads_, to_string(config_.training.precision),
-                   run_.root);
+      spdlog::info("training {} steps ({} trials/batch, {}, {}) into {}", total_steps_,
+                   config_.training.batch_size, parallelism(),
+                   to_string(config_.training.precision), run_.root);
+      warn_idle_ranks();
       return;
     }
     LoadedCheckpoint<Scalar> ck;
@@ -362,8 +436,52 @@ class Trainer {
     meta_.best_step = ck.info.meta.best_step;
     meta_.nan_skips = ck.info.meta.nan_skips;
     last_checkpoint_ = options_.resume;
-    write_text_file(run_.config(), to_yaml(config_));
-    spdlog::info("resuming from {} at step {} of {}", options_.resume, meta_.step, total_steps_);
+    if (comm_.is_root()) write_text_file(run_.config(), to_yaml(config_));
+    spdlog::info("resuming from {} at step {} of {} ({})", options_.resume, meta_.step,
+                 total_steps_, parallelism());
+    warn_idle_ranks();
+  }
+
+  std::string parallelism() const {
+    if (comm_.size() == 1) return fmt::format("{} threads", threads_);
+    return fmt::format("{} ranks x {} threads", comm_.size(), threads_);
+  }
+
+  // A batch is shared among the ranks by blocks of 16 trials: with fewer blocks than ranks, some
+  // ranks have nothing to do.
+  void warn_idle_ranks() const {
+    const std::int64_t blocks =
+        (config_.training.batch_size + BatchGradient<Scalar>::kTrialsPerBlock - 1) /
+        BatchGradient<Scalar>::kTrialsPerBlock;
+    if (blocks < comm_.size()) {
+      spdlog::warn(
+          "training.batch_size = {} makes {} blocks of {} trials for {} ranks: {} ranks have no "
+          "work; use a batch of at least {} trials",
+          config_.training.batch_size, blocks, BatchGradient<Scalar>::kTrialsPerBlock, comm_.size(),
+          comm_.size() - blocks, BatchGradient<Scalar>::kTrialsPerBlock * comm_.size());
+    }
+  }
+
+  // The ranks must hold the same parameters and optimizer state, bit for bit: they take the same
+  // step from the same reduced gradient. A difference (ranks on CPUs that round differently, a
+  // bug) ends the run on every rank rather than letting it train on silently.
+  void check_ranks_agree() const {
+    if (comm_.size() == 1) return;
+    std::uint64_t h = 14695981039346656037ULL;
+    h = fnv1a(net_.theta.flat(), h);
+    h = fnv1a(adam_.m, h);
+    h = fnv1a(adam_.v, h);
+    // max over ranks of (h, -h), in two exact 32-bit halves: max == -max(-h) iff all are equal.
+    const auto hi = static_cast<double>(h >> 32), lo = static_cast<double>(h & 0xffffffffULL);
+    double buf[4] = {hi, lo, -hi, -lo};
+    comm_.allreduce_max(buf, 4);
+    if (buf[0] != -buf[2] || buf[1] != -buf[3]) {
+      throw Collective<NumericalError>(
+          fmt::format("after step {} the {} ranks hold different parameters (checksums differ): "
+                      "are they the same build on the same kind of CPU?",
+                      meta_.step, comm_.size()),
+          1);
+    }
   }
 
   // Epoch e visits the training trials in a random order keyed by (seed, e): Fisher-Yates.
@@ -372,12 +490,16 @@ class Trainer {
                           config_.training.balanced_batches);
   }
 
-  TaskMetrics validate() {
+  // The validation metrics; nullopt when a stop is requested first (checked between chunks, alone).
+  std::optional<TaskMetrics> validate() {
     const auto n_val = static_cast<std::int64_t>(config_.training.n_val_trials);
-    const std::int64_t chunk = config_.training.batch_size;
+    // Over several ranks, one pass shared among them and one reduction; alone, chunks of a batch
+    // (the numbers of earlier versions, bit for bit).
+    const std::int64_t chunk = comm_.size() == 1 ? config_.training.batch_size : n_val;
     MetricsAccumulator acc(config_.task.label_type);
     std::vector<std::int64_t> idx(static_cast<std::size_t>(chunk));
     for (std::int64_t first = 0; first < n_val; first += chunk) {
+      if (comm_.size() == 1 && local_stop()) return std::nullopt;
       const std::int64_t count = std::min(chunk, n_val - first);
       std::iota(idx.begin(), idx.begin() + count, first);
       auto r = batch_grad_.evaluate(net_, source(), Split::kValidation, idx.data(), count);
@@ -414,7 +536,9 @@ class Trainer {
     log.write(j);
   }
 
-  void save(const std::string& path) { save_checkpoint(path, net_, adam_, meta_); }
+  void save(const std::string& path) {
+    if (comm_.is_root()) save_checkpoint(path, net_, adam_, meta_);
+  }
 
   std::string save_step_checkpoint() {
     const std::string path = run_.step_checkpoint(meta_.step);
@@ -426,6 +550,7 @@ class Trainer {
   Config config_;
   RunDir run_;
   TrainRunOptions options_;
+  const Comm& comm_;
   TimeGrid grid_;
   std::unique_ptr<TrialSource> task_;  ///< the generator; null when options_.trials is given
   int threads_;
@@ -438,6 +563,13 @@ class Trainer {
   AdamState<Scalar> adam_;
   Params<Scalar> grad_;
   CheckpointMeta meta_;
+  /// The state before a step that validates, put back when a stop request abandons it.
+  struct BeforeStep {
+    Params<Scalar> theta;
+    AdamState<Scalar> adam;
+    CheckpointMeta meta;
+  };
+  std::optional<BeforeStep> before_step_;
   std::string last_checkpoint_;
 };
 
@@ -507,7 +639,12 @@ TrialsFile load_trials_file(Config& c, TimeGrid& grid) {
 }  // namespace
 
 TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options) {
+  const Comm& comm = options.comm ? *options.comm : serial_comm();
   validate(config);
+  // Every rank must train the same network on the same data: a rank started with another config
+  // or checkpoint would add gradients of another problem.
+  require_same_on_all_ranks(comm, key_path_lines(comparable_yaml(config)), "the config");
+  require_same_on_all_ranks(comm, "--resume " + options.resume, "the --resume checkpoint");
   Config resolved = config;
   TrainRunOptions run_options = options;
   std::optional<TrialsFile> file;  // outlives the Trainer, which reads it through run_options

@@ -98,6 +98,11 @@ class Axes {
   /// Log y axis: points with y <= 0 are skipped like non-finite ones, and y limits that are not
   /// both positive are replaced by automatic ones.
   void set_log_y(bool on = true) { log_y_ = on; }
+  /// Fixed x ticks instead of the automatic ones, e.g. labelled categories at 0, 1, 2.
+  void set_xticks(Ticks ticks) {
+    xticks_ = std::move(ticks);
+    has_xticks_ = true;
+  }
   /// Shows the legend of the labelled series, spans and legend entries (none by default).
   void legend(LegendPosition position = LegendPosition::kBest) { legend_ = position; }
 
@@ -157,7 +162,8 @@ class Axes {
               int index) const;
 
   std::string title_, xlabel_, ylabel_;
-  bool has_xlim_ = false, has_ylim_ = false, log_y_ = false;
+  bool has_xlim_ = false, has_ylim_ = false, log_y_ = false, has_xticks_ = false;
+  Ticks xticks_;
   double xlim_[2] = {0.0, 1.0}, ylim_[2] = {0.0, 1.0};
   LegendPosition legend_ = LegendPosition::kNone;
   std::vector<Series> series_;

@@ -42,6 +42,12 @@ class MetricsAccumulator {
   void merge(const MetricsAccumulator& other);
   TaskMetrics result() const;
 
+  /// The sums as kPackedSize doubles, for a sum over ranks (counts stay exact up to 2^53), and
+  /// back: unpack(pack()) is the identity.
+  static constexpr int kPackedSize = 7;
+  void pack(double* out) const;
+  void unpack(const double* in);
+
  private:
   LabelType type_;
   double loss_sum_ = 0.0;

@@ -4,6 +4,13 @@
 // Run directory: config.yaml, metrics.jsonl, train.log (written by the app's logger),
 // checkpoints/step_NNNNNN.h5 (step_000000.h5 is the untrained network), best.h5 (lowest validation
 // loss), final.h5.
+//
+// Data parallel over the ranks of a communicator (TrainRunOptions::comm): every rank runs the same
+// loop on the same config, solves its share of each batch's blocks (BatchGradient), receives the
+// summed gradient from one allreduce per step and takes the same Adam step, so all ranks hold the
+// same parameters. Rank 0 alone writes the run directory. The stop flag travels in the step's
+// allreduce, so all ranks stop after the same step; the parameters of the ranks are compared by
+// checksum at every validation, and a difference ends the run on every rank.
 #pragma once
 
 #include <atomic>
@@ -12,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/core/comm.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
 #include "lrnn/io/config.hpp"
 #include "lrnn/task/trial_source.hpp"
@@ -62,12 +70,18 @@ struct StepReport {
 struct TrainRunOptions {
   std::string resume;  ///< checkpoint to continue from; empty for a fresh run
   int threads = 0;     ///< 0: training.threads, and if that is 0 too, all cores
-  /// Polled between steps; when it becomes true the trainer writes a checkpoint and returns.
+  /// Polled between steps; when it becomes true the trainer writes a checkpoint and returns. Alone,
+  /// it is also polled between the chunks of a validation: a request there abandons the step that
+  /// validates (the checkpoint is of the step before, which a resume takes again, bit for bit).
+  /// Over several ranks, a request on any rank stops every rank, one or two steps later.
   const std::atomic<bool>* stop_requested = nullptr;
-  std::function<void(const StepReport&)> on_step;  ///< called after every step
+  std::function<void(const StepReport&)> on_step;  ///< called after every step, on every rank
   /// Trials to train and validate on instead of the config's generator (not owned). Its grid
   /// must match the config's (K = T / dt steps, rnn.d_in channels).
   const TrialSource* trials = nullptr;
+  /// The ranks that train this network together (not owned); null: this process alone. Every
+  /// rank calls train() with the same config; rank 0 writes the run directory.
+  const Comm* comm = nullptr;
 };
 
 enum class TrainStatus { kCompleted, kInterrupted };
@@ -89,7 +103,9 @@ struct TrainSummary {
 /// Trains from `config` into `run_dir`. Throws ConfigError for a bad config, InputError for a
 /// --resume checkpoint that cannot be used or does not match the config, IoError when a file cannot
 /// be written during the run, and NumericalError when the loss or gradient turns NaN/Inf with
-/// training.on_nan = stop (after writing a checkpoint of the last good parameters).
+/// training.on_nan = stop (after writing a checkpoint of the last good parameters). Errors that all
+/// ranks meet together (a config or --resume that differs between ranks, a failed start, NaN,
+/// ranks whose parameters differ) carry the Collective mark of core/comm.hpp.
 TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOptions& options);
 
 /// The order in which epoch `epoch` visits training trials 0 .. n_trials-1: a random permutation
@@ -100,7 +116,8 @@ TrainSummary train(const Config& config, const RunDir& run_dir, const TrainRunOp
 std::vector<std::int64_t> training_order(const TrialSource& source, std::uint64_t seed,
                                          std::int64_t epoch, std::int64_t n_trials, bool balanced);
 
-/// The number of threads a run uses: requested, else all cores.
-int resolve_threads(int requested);
+/// The number of threads a run uses: requested, else the cores this process may run on (its CPU
+/// affinity), at most the node's cores divided among the comm's ranks on the node.
+int resolve_threads(int requested, const Comm& comm = serial_comm());
 
 }  // namespace lrnn

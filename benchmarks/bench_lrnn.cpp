@@ -1,0 +1,653 @@
+// The benchmark suite (Google Benchmark): one training step of the default config as the trainer
+// takes it (BatchGradient::loss_and_gradient over a batch of 32, global-norm clip, Adam), the
+// forward pass alone, one rk45 + continuous-adjoint step, and, in the same binary and run, the
+// reference products of the machine: C (500 x 500) times a block of trials, and a large square
+// GEMM. Every step figure is then printed as a ratio to the GEMM rate measured in the same run, so
+// that figures taken on different machines compare.
+//
+// Bulk flops: the only O(N²) work of an Euler step is C phi forward and Cᵀ a backward, 2 N² B
+// flops each per time step, so a training step counts 4 N² B K and a forward pass 2 N² B K
+// (K = T / dt, B = 32 trials). An rk45 step counts 2 N² B per right-hand side (forward, including
+// the adjoint's recomputation) and per vector-Jacobian product (backward), from the solver's
+// counts of its busiest block.
+//
+//   build/benchmarks/lrnn-bench [--smoke | --quick] [--benchmark_filter=REGEX]
+//       [--benchmark_min_time=SECONDS] [--benchmark_repetitions=N]
+//       [--benchmark_out=FILE --benchmark_out_format=json] ...
+//
+// --smoke runs every benchmark once on tiny sizes (CI); --quick only the default-config figures.
+// Benchmarks run in real (wall) time: the work is spread over OpenMP threads.
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "lrnn/integrate/gradient_method.hpp"
+#include "lrnn/io/config.hpp"
+#include "lrnn/model/network.hpp"
+#include "lrnn/optim/adam.hpp"
+#include "lrnn/task/context_switch.hpp"
+#include "lrnn/train/batch_gradient.hpp"
+#include "lrnn/train/trainer.hpp"
+
+namespace {
+
+using lrnn::Index;
+using lrnn::Method;
+using lrnn::Precision;
+
+// ---------------------------------------------------------------------------------------------
+// What is measured
+
+enum class Kind { kTrainStep, kForward, kGemmBlock, kGemmSquare };
+
+/// One benchmark: what it runs and at which size. The name is built from it.
+struct Spec {
+  Kind kind = Kind::kTrainStep;
+  Method method = Method::kEuler;  ///< euler (bptt) or rk45 (continuous adjoint)
+  Precision precision = Precision::kFloat32;
+  int N = 500;      ///< units (GEMMs: rows and depth of C, or n of the square product)
+  int T = 100;      ///< trial length (model time units); task.T_stim = T - task.T_burn
+  int cols = 0;     ///< columns of the block (Gemm/CxBlock only)
+  int threads = 1;  ///< OpenMP threads of BatchGradient, or Eigen::setNbThreads for GEMMs
+
+  bool operator==(const Spec&) const = default;
+
+  bool is_step() const { return kind == Kind::kTrainStep || kind == Kind::kForward; }
+  const char* precision_name() const { return precision == Precision::kFloat32 ? "f32" : "f64"; }
+
+  std::string name() const {
+    char buf[160];
+    switch (kind) {
+      case Kind::kTrainStep:
+      case Kind::kForward:
+        std::snprintf(buf, sizeof buf, "%s/%s/%s/N:%d/T:%d/threads:%d",
+                      kind == Kind::kTrainStep ? "TrainStep" : "Forward",
+                      method == Method::kEuler ? "euler" : "rk45_adjoint", precision_name(), N, T,
+                      threads);
+        break;
+      case Kind::kGemmBlock:
+        std::snprintf(buf, sizeof buf, "Gemm/CxBlock/%s/N:%d/cols:%d/threads:%d", precision_name(),
+                      N, cols, threads);
+        break;
+      case Kind::kGemmSquare:
+        std::snprintf(buf, sizeof buf, "Gemm/Square/%s/n:%d/threads:%d", precision_name(), N,
+                      threads);
+        break;
+    }
+    return buf;
+  }
+};
+
+/// The sizes of a run: the full suite, or tiny ones for the CI smoke test.
+struct Sizes {
+  int N = 500;  ///< the default config's N
+  int T = 100;  ///< the default config's T_burn + T_stim
+  std::vector<int> N_sweep = {250, 500, 1000, 2000};
+  std::vector<int> T_sweep = {50, 100, 200};
+  int block_N = 500;  ///< C of Gemm/CxBlock
+  int square_n = 2000;
+
+  static Sizes smoke() {
+    // T = 25 is the shortest trial whose stimulus period (T - T_burn) still holds the T_avg = 10
+    // loss window of the default task.
+    return Sizes{64, 30, {32, 64}, {25, 30}, 64, 256};
+  }
+};
+
+std::string config_path(Method method) {
+  return std::string(LRNN_SOURCE_DIR) +
+         (method == Method::kEuler ? "/configs/default.yaml" : "/configs/rk45.yaml");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Memory
+
+bool g_rss_resets = true;  ///< false once resetting the high-water mark failed
+
+/// Starts a new peak-RSS window: hands the heap freed by earlier benchmarks back to the system
+/// (glibc keeps it otherwise, and it would count towards the next benchmark's figure), then resets
+/// the high-water mark that getrusage reports, which Linux does when 5 is written to
+/// /proc/self/clear_refs. Where that fails, peak_RSS_MB is the process's peak so far.
+void reset_peak_rss() {
+  malloc_trim(0);
+  std::ofstream f("/proc/self/clear_refs");
+  f << "5";
+  f.flush();
+  if (!f) g_rss_resets = false;
+}
+
+double peak_rss_mb() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) * 1024.0 / 1e6;  // ru_maxrss is in KiB
+}
+
+// ---------------------------------------------------------------------------------------------
+// Counters
+
+using benchmark::Counter;
+
+/// The counters every benchmark reports. `bulk_flops` is summed over all iterations.
+void set_counters(benchmark::State& state, double bulk_flops, double trials_per_iteration) {
+  state.counters["bulk_GFLOPs"] = Counter(bulk_flops * 1e-9, Counter::kIsRate);
+  state.counters["trials_per_s"] =
+      Counter(trials_per_iteration, Counter::kIsIterationInvariantRate);
+  state.counters["s_per_step"] = Counter(
+      1.0, static_cast<Counter::Flags>(Counter::kIsIterationInvariantRate | Counter::kInvert));
+  state.counters["peak_RSS_MB"] = Counter(peak_rss_mb());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Training steps
+
+lrnn::GroupMask mask_from(const lrnn::TrainingOptions& t) {
+  lrnn::GroupMask m;
+  m[lrnn::Group::kM] = t.train_M;
+  m[lrnn::Group::kN] = t.train_N;
+  m[lrnn::Group::kB] = t.train_B;
+  m[lrnn::Group::kW] = t.train_w;
+  m[lrnn::Group::kBias] = t.train_b;
+  return m;
+}
+
+lrnn::Config make_config(const Spec& s) {
+  lrnn::Config c = lrnn::load_config(config_path(s.method));
+  c.rnn.N = s.N;
+  c.task.T_stim = static_cast<double>(s.T) - c.task.T_burn;
+  c.training.precision = s.precision;
+  c.training.threads = s.threads;
+  lrnn::validate(c);
+  return c;
+}
+
+/// The network, task, batch gradient and optimizer state of one training run, as the trainer
+/// holds them. Steps walk through the batches of the first epoch, as the trainer's do.
+template <typename Scalar>
+class StepFixture {
+ public:
+  explicit StepFixture(const Spec& spec)
+      : config_(make_config(spec)),
+        task_(config_.task, config_.integrator.dt, config_.training.seed,
+              config_.training.n_train_trials, config_.training.n_val_trials, 0),
+        batch_grad_(config_.integrator, task_.grid(), config_.task.label_type, spec.threads),
+        net_(lrnn::init_network<Scalar>(config_.rnn, config_.training.seed)),
+        adam_(net_.theta.layout().total()),
+        grad_(net_.dims()),
+        mask_(mask_from(config_.training)),
+        order_(lrnn::training_order(task_, config_.training.seed, 0,
+                                    config_.training.n_train_trials,
+                                    config_.training.balanced_batches)),
+        batch_(config_.training.batch_size) {
+    adam_options_.beta1 = config_.training.adam_beta1;
+    adam_options_.beta2 = config_.training.adam_beta2;
+    adam_options_.eps = config_.training.adam_eps;
+    // One untimed step sizes the workers' buffers and tapes, so that every timed step is a
+    // steady-state one (the first step of a run allocates; the others do not).
+    if (spec.kind == Kind::kForward) {
+      forward();
+    } else {
+      train_step();
+    }
+  }
+
+  /// One optimizer step: loss and gradient of the next batch, weight decay, clip, Adam.
+  typename lrnn::BatchGradient<Scalar>::Result train_step() {
+    const auto& t = config_.training;
+    auto r = batch_grad_.loss_and_gradient(net_, task_, lrnn::Split::kTrain, next_batch(), batch_,
+                                           static_cast<double>(batch_), grad_);
+    if (!std::isfinite(r.loss) || !grad_.flat().allFinite()) {
+      throw std::runtime_error("the loss or gradient is not finite");
+    }
+    r.loss += lrnn::add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
+    lrnn::clip_grad_norm(grad_, mask_, t.grad_clip);
+    lrnn::adam_update(net_.theta, grad_, adam_, adam_options_, mask_, t.learning_rate);
+    return r;
+  }
+
+  /// Loss and accuracy of the next batch, no gradient.
+  typename lrnn::BatchGradient<Scalar>::Result forward() {
+    return batch_grad_.evaluate(net_, task_, lrnn::Split::kTrain, next_batch(), batch_);
+  }
+
+  Index K() const { return task_.grid().K; }
+  Index N() const { return net_.dims().N; }
+  Index batch() const { return batch_; }
+
+ private:
+  const std::int64_t* next_batch() {
+    const Index per_epoch = static_cast<Index>(order_.size()) / batch_;
+    const std::int64_t* indices = order_.data() + (step_ % per_epoch) * batch_;
+    ++step_;
+    return indices;
+  }
+
+  lrnn::Config config_;
+  lrnn::ContextSwitchTask task_;
+  lrnn::BatchGradient<Scalar> batch_grad_;
+  lrnn::Network<Scalar> net_;
+  lrnn::AdamState<Scalar> adam_;
+  lrnn::Params<Scalar> grad_;
+  lrnn::GroupMask mask_;
+  lrnn::AdamOptions adam_options_;
+  std::vector<std::int64_t> order_;
+  Index batch_;
+  Index step_ = 0;
+};
+
+/// Keeps the fixture of the last step benchmark: Google Benchmark calls a benchmark function
+/// several times (to find the iteration count, then once per repetition), and an N = 2000 network
+/// and its warm-up step are not worth rebuilding each time. The previous fixture is freed before
+/// the next one is built.
+class FixtureCache {
+ public:
+  template <typename Scalar>
+  StepFixture<Scalar>& get(const Spec& spec) {
+    if (!held_ || !(spec == spec_)) {
+      held_.reset();
+      reset_peak_rss();
+      held_ = std::make_shared<StepFixture<Scalar>>(spec);
+      spec_ = spec;
+    }
+    return *static_cast<StepFixture<Scalar>*>(held_.get());
+  }
+
+ private:
+  std::shared_ptr<void> held_;  // a StepFixture<Scalar>, Scalar from spec_.precision
+  Spec spec_;
+};
+
+FixtureCache& fixture_cache() {
+  static FixtureCache cache;
+  return cache;
+}
+
+template <typename Scalar>
+void run_step(benchmark::State& state, const Spec& spec) {
+  StepFixture<Scalar>* fx = nullptr;
+  try {
+    fx = &fixture_cache().get<Scalar>(spec);
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  // BatchGradient parallelises over blocks of trials; Eigen must not thread inside them (a GEMM
+  // benchmark run before may have set another count).
+  Eigen::setNbThreads(1);
+  reset_peak_rss();
+  const auto N = static_cast<double>(fx->N());
+  const auto B = static_cast<double>(fx->batch());
+  const auto K = static_cast<double>(fx->K());
+  const bool train = spec.kind == Kind::kTrainStep;
+  double bulk_flops = 0.0;
+  lrnn::SolveStats sum;
+  try {
+    for (auto _ : state) {
+      const auto r = train ? fx->train_step() : fx->forward();
+      benchmark::DoNotOptimize(r.loss);
+      benchmark::ClobberMemory();
+      if (spec.method == Method::kEuler) {
+        bulk_flops += (train ? 4.0 : 2.0) * N * N * B * K;
+      } else {
+        const auto products =
+            static_cast<double>(r.stats.rhs_forward + (train ? r.stats.rhs_backward : 0));
+        bulk_flops += 2.0 * N * N * B * products;
+      }
+      sum.steps_accepted += r.stats.steps_accepted;
+      sum.steps_rejected += r.stats.steps_rejected;
+      sum.rhs_forward += r.stats.rhs_forward;
+      sum.rhs_backward += r.stats.rhs_backward;
+    }
+  } catch (const std::exception& e) {
+    state.SkipWithError(e.what());
+    return;
+  }
+  set_counters(state, bulk_flops, B);
+  if (spec.method == Method::kRk45) {
+    state.counters["steps_accepted"] =
+        Counter(static_cast<double>(sum.steps_accepted), Counter::kAvgIterations);
+    state.counters["steps_rejected"] =
+        Counter(static_cast<double>(sum.steps_rejected), Counter::kAvgIterations);
+    state.counters["rhs_forward"] =
+        Counter(static_cast<double>(sum.rhs_forward), Counter::kAvgIterations);
+    state.counters["rhs_backward"] =
+        Counter(static_cast<double>(sum.rhs_backward), Counter::kAvgIterations);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reference products
+
+/// Y = A X with Eigen on `threads` threads, A rows x depth, X depth x cols.
+template <typename Scalar>
+void run_gemm(benchmark::State& state, Index rows, Index depth, Index cols, int threads) {
+  using Mat = lrnn::MatX<Scalar>;
+  Eigen::setNbThreads(threads);
+  reset_peak_rss();
+  const Mat A = Mat::Random(rows, depth);
+  const Mat X = Mat::Random(depth, cols);
+  Mat Y(rows, cols);
+  Y.noalias() = A * X;  // first touch of Y and of Eigen's buffers, untimed
+  for (auto _ : state) {
+    Y.noalias() = A * X;
+    benchmark::DoNotOptimize(Y.data());
+    benchmark::ClobberMemory();
+  }
+  Eigen::setNbThreads(1);
+  const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(depth) *
+                       static_cast<double>(cols) * static_cast<double>(state.iterations());
+  // A column of X is one trial's state: trials_per_s is columns per second.
+  set_counters(state, flops, static_cast<double>(cols));
+}
+
+void run(benchmark::State& state, const Spec& spec) {
+  const bool f32 = spec.precision == Precision::kFloat32;
+  switch (spec.kind) {
+    case Kind::kTrainStep:
+    case Kind::kForward:
+      if (f32) {
+        run_step<float>(state, spec);
+      } else {
+        run_step<double>(state, spec);
+      }
+      break;
+    case Kind::kGemmBlock:
+      if (f32) {
+        run_gemm<float>(state, spec.N, spec.N, spec.cols, spec.threads);
+      } else {
+        run_gemm<double>(state, spec.N, spec.N, spec.cols, spec.threads);
+      }
+      break;
+    case Kind::kGemmSquare:
+      if (f32) {
+        run_gemm<float>(state, spec.N, spec.N, spec.N, spec.threads);
+      } else {
+        run_gemm<double>(state, spec.N, spec.N, spec.N, spec.threads);
+      }
+      break;
+  }
+}
+
+/// The benchmarks of a run, in the order they run: references first.
+std::vector<Spec> suite(const Sizes& s, bool quick) {
+  std::vector<Spec> v;
+  auto add = [&v](const Spec& x) {
+    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
+  };
+  for (const int threads : {1, 2}) {
+    for (const int cols : {16, 32}) {
+      add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads});
+    }
+  }
+  for (const Precision p : {Precision::kFloat32, Precision::kFloat64}) {
+    for (const int threads : {1, 2})
+      add({Kind::kGemmSquare, Method::kEuler, p, s.square_n, 0, 0, threads});
+  }
+  for (const Precision p : {Precision::kFloat32, Precision::kFloat64}) {
+    for (const int threads : {1, 2})
+      add({Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads});
+  }
+  for (const int threads : {1, 2}) {
+    add({Kind::kForward, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads});
+  }
+  add({Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2});
+  if (quick) return v;
+  for (const int N : s.N_sweep) {
+    add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, N, s.T, 0, 2});
+  }
+  for (const int T : s.T_sweep) {
+    add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, s.N, T, 0, 2});
+  }
+  return v;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reporting
+
+/// Passes every result on to the reporter --benchmark_format asks for, and keeps the counters for
+/// the summary: the median aggregate when repetitions give one, else the median of the runs.
+class CollectingReporter : public benchmark::BenchmarkReporter {
+ public:
+  explicit CollectingReporter(benchmark::BenchmarkReporter* display) : display_(display) {}
+
+  bool ReportContext(const Context& context) override { return display_->ReportContext(context); }
+
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.error_occurred) {
+        ++errors_;
+        continue;
+      }
+      Measured& m = results_[r.run_name.function_name];
+      if (r.run_type == Run::RT_Aggregate) {
+        if (r.aggregate_name != "median") continue;
+        for (const auto& [key, c] : r.counters) m.median[key] = c.value;
+      } else {
+        for (const auto& [key, c] : r.counters) m.runs[key].push_back(c.value);
+      }
+    }
+    display_->ReportRuns(runs);
+  }
+
+  void Finalize() override { display_->Finalize(); }
+
+  /// The counter `key` of benchmark `name`, if it ran.
+  std::optional<double> value(const std::string& name, const std::string& key) const {
+    const auto it = results_.find(name);
+    if (it == results_.end()) return std::nullopt;
+    const Measured& m = it->second;
+    if (const auto med = m.median.find(key); med != m.median.end()) return med->second;
+    const auto runs = m.runs.find(key);
+    if (runs == m.runs.end() || runs->second.empty()) return std::nullopt;
+    std::vector<double> v = runs->second;
+    std::sort(v.begin(), v.end());
+    const std::size_t n = v.size();
+    return n % 2 == 1 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+  }
+
+  bool empty() const { return results_.empty(); }
+  int errors() const { return errors_; }
+
+ private:
+  struct Measured {
+    std::map<std::string, double> median;
+    std::map<std::string, std::vector<double>> runs;
+  };
+  benchmark::BenchmarkReporter* display_;
+  std::map<std::string, Measured> results_;
+  int errors_ = 0;
+};
+
+std::string fixed(std::optional<double> v, int decimals) {
+  if (!v) return "-";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%.*f", decimals, *v);
+  return buf;
+}
+
+std::optional<double> ratio(std::optional<double> a, std::optional<double> b) {
+  if (!a || !b || *b <= 0.0) return std::nullopt;
+  return *a / *b;
+}
+
+double load_average_1min() {
+  double load[1] = {-1.0};
+  return getloadavg(load, 1) == 1 ? load[0] : -1.0;
+}
+
+/// The table the issue asks for: every step's bulk rate as a ratio to the square GEMM of the same
+/// precision and thread count measured in this run, the 2-thread speedup, the N and T sweeps.
+void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs,
+                   const Sizes& sizes, double load_start, double load_end) {
+  auto value = [&rep](const Spec& s, const char* key) { return rep.value(s.name(), key); };
+  auto square = [&](Precision p, int threads) {
+    return value({Kind::kGemmSquare, Method::kEuler, p, sizes.square_n, 0, 0, threads},
+                 "bulk_GFLOPs");
+  };
+  // The kernel a solver thread runs: C times one block of 16 trials, on one thread.
+  const auto block16 = value({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, sizes.block_N,
+                              0, static_cast<int>(lrnn::BatchGradient<float>::kTrialsPerBlock), 1},
+                             "bulk_GFLOPs");
+
+  std::fprintf(out,
+               "\n== lrnn-bench summary: medians; load average (1 min) %.2f at start, %.2f "
+               "at end; %d cores\n",
+               load_start, load_end, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  if (!g_rss_resets) {
+    std::fprintf(out, "   (peak RSS could not be reset per benchmark: it is the process's peak)\n");
+  }
+  std::fprintf(out, "\n%-52s %8s %15s\n", "Reference products (Eigen)", "GFLOP/s", "time/product");
+  for (const Spec& s : specs) {
+    const auto t = value(s, "s_per_step");
+    if (s.is_step() || !t) continue;
+    std::fprintf(out, "  %-50s %8s %12s ms\n", s.name().c_str(),
+                 fixed(value(s, "bulk_GFLOPs"), 1).c_str(),
+                 fixed(t ? std::optional<double>(*t * 1e3) : std::nullopt, 3).c_str());
+  }
+
+  std::fprintf(out, "\n%-52s %7s %13s %9s %8s %9s %7s\n", "Steps (batch 32)", "s/step",
+               "bulk GFLOP/s", "trials/s", "/square", "/block16", "RSS MB");
+  for (const Spec& s : specs) {
+    if (!s.is_step() || !value(s, "s_per_step")) continue;
+    const auto rate = value(s, "bulk_GFLOPs");
+    // Threads run one block of 16 trials each: the most they can reach is `threads` times the
+    // one-thread block product.
+    std::optional<double> vs_block;
+    if (s.precision == Precision::kFloat32 && s.N == sizes.block_N && block16) {
+      vs_block = ratio(rate, *block16 * static_cast<double>(s.threads));
+    }
+    std::fprintf(out, "  %-50s %7s %13s %9s %8s %9s %7s\n", s.name().c_str(),
+                 fixed(value(s, "s_per_step"), 4).c_str(), fixed(rate, 1).c_str(),
+                 fixed(value(s, "trials_per_s"), 0).c_str(),
+                 fixed(ratio(rate, square(s.precision, s.threads)), 2).c_str(),
+                 fixed(vs_block, 2).c_str(), fixed(value(s, "peak_RSS_MB"), 0).c_str());
+    if (s.method == Method::kRk45) {
+      std::fprintf(out,
+                   "      per step: %s accepted + %s rejected steps, %s RHS forward, %s backward "
+                   "(busiest block)\n",
+                   fixed(value(s, "steps_accepted"), 0).c_str(),
+                   fixed(value(s, "steps_rejected"), 0).c_str(),
+                   fixed(value(s, "rhs_forward"), 0).c_str(),
+                   fixed(value(s, "rhs_backward"), 0).c_str());
+    }
+  }
+  std::fprintf(out,
+               "  /square: bulk rate over Gemm/Square of the same precision and threads; "
+               "/block16: over threads x Gemm/CxBlock/f32/cols:16/threads:1\n");
+
+  const Spec one{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, sizes.N, sizes.T, 0, 1};
+  Spec two = one;
+  two.threads = 2;
+  const auto speedup = ratio(value(one, "s_per_step"), value(two, "s_per_step"));
+  if (speedup) {
+    std::fprintf(out,
+                 "\nSpeedup of the default training step (euler f32, N = %d, T = %d), 2 "
+                 "threads over 1: %.2fx (target >= 1.8x)\n",
+                 sizes.N, sizes.T, *speedup);
+  }
+
+  // Cost N²·B·T: s/step divided by (N/N0)² (T/T0), relative to the default point.
+  const auto t0 = value(two, "s_per_step");
+  auto sweep = [&](const char* title, bool over_N) {
+    std::vector<Spec> rows;
+    for (const Spec& s : specs) {
+      if (s.kind == Kind::kTrainStep && s.method == Method::kEuler && s.threads == 2 &&
+          s.precision == Precision::kFloat32 && (over_N ? s.T == sizes.T : s.N == sizes.N) &&
+          value(s, "s_per_step")) {
+        rows.push_back(s);
+      }
+    }
+    if (rows.size() < 2) return;
+    std::sort(rows.begin(), rows.end(),
+              [](const Spec& a, const Spec& b) { return a.N != b.N ? a.N < b.N : a.T < b.T; });
+    std::fprintf(out, "\n%s\n  %6s %6s %9s %13s %8s %17s\n", title, "N", "T", "s/step",
+                 "bulk GFLOP/s", "/square", "cost/(N^2 T) rel.");
+    for (const Spec& s : rows) {
+      const double t = *value(s, "s_per_step");
+      const double n_ratio = static_cast<double>(s.N) / sizes.N;
+      const double scale = n_ratio * n_ratio * static_cast<double>(s.T) / sizes.T;
+      const auto rate = value(s, "bulk_GFLOPs");
+      std::fprintf(out, "  %6d %6d %9.4f %13s %8s %17s\n", s.N, s.T, t, fixed(rate, 1).c_str(),
+                   fixed(ratio(rate, square(s.precision, 2)), 2).c_str(),
+                   fixed(t0 ? std::optional<double>(t / (scale * *t0)) : std::nullopt, 2).c_str());
+    }
+  };
+  sweep("N sweep (TrainStep euler f32, 2 threads)", true);
+  sweep("T sweep (TrainStep euler f32, 2 threads)", false);
+  std::fprintf(out, "\n");
+  std::fflush(out);
+}
+
+void print_usage() {
+  std::printf(
+      "lrnn-bench: training-step benchmarks of lrnn with the machine's GEMM rate as reference.\n"
+      "  --smoke   every benchmark once, on tiny sizes (CI: checks that it runs, not its speed)\n"
+      "  --quick   only the default-config figures and the reference products\n"
+      "Google Benchmark's flags:\n");
+  benchmark::PrintDefaultHelp();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv, print_usage);
+  bool smoke = false;
+  bool quick = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--smoke") == 0) {
+      smoke = true;
+    } else if (std::strcmp(argv[i], "--quick") == 0) {
+      quick = true;
+    } else {
+      std::fprintf(stderr, "lrnn-bench: unknown option '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  const Sizes sizes = smoke ? Sizes::smoke() : Sizes{};
+  const std::vector<Spec> specs = suite(sizes, quick);
+  for (const Spec& s : specs) {
+    auto* b =
+        benchmark::RegisterBenchmark(s.name().c_str(), [s](benchmark::State& st) { run(st, s); });
+    b->UseRealTime()->Unit(s.kind == Kind::kGemmBlock ? benchmark::kMicrosecond
+                                                      : benchmark::kMillisecond);
+    if (smoke) b->Iterations(1);
+  }
+
+  const double load_start = load_average_1min();
+  char load_text[32];
+  std::snprintf(load_text, sizeof load_text, "%.2f", load_start);
+  benchmark::AddCustomContext("load_average_1min_at_start", load_text);
+  benchmark::AddCustomContext("lrnn_mode", smoke ? "smoke" : (quick ? "quick" : "full"));
+
+  benchmark::BenchmarkReporter* display = benchmark::CreateDefaultDisplayReporter();
+  CollectingReporter reporter(display);
+  benchmark::RunSpecifiedBenchmarks(&reporter);
+  benchmark::Shutdown();
+  if (!reporter.empty()) {
+    // The summary goes where it cannot break a JSON or CSV report on stdout.
+    std::FILE* out = dynamic_cast<benchmark::ConsoleReporter*>(display) ? stdout : stderr;
+    print_summary(out, reporter, specs, sizes, load_start, load_average_1min());
+  }
+  // A benchmark that fails (a config that no longer loads, a non-finite gradient) fails the run,
+  // so that the CI smoke test catches it.
+  if (reporter.errors() > 0) {
+    std::fprintf(stderr, "lrnn-bench: %d benchmark run(s) failed\n", reporter.errors());
+    return 1;
+  }
+  return 0;
+}
