@@ -15,8 +15,10 @@
 #include <type_traits>
 #include <vector>
 
+#include "io/hdf5_file.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
+#include "lrnn/io/read_isolation.hpp"
 
 namespace lrnn {
 namespace {
@@ -539,6 +541,113 @@ TEST_F(CheckpointTest, MismatchedAdamStateIsRefusedBeforeWriting) {
                IoError);
   EXPECT_TRUE(listing().empty());
 }
+
+// ---------------------------------------------------------------------------------------------
+// Reads tried first in a child process (lrnn/io/read_isolation.hpp)
+
+/// The message of the IoError that read_isolated throws for `read`, or "" if it throws none.
+template <typename F>
+std::string isolated_error(const std::string& path, F&& read) {
+  try {
+    detail::read_isolated(path, /*user_input=*/false, read);
+  } catch (const IoError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_F(CheckpointTest, IsolatedReadReturnsWhatTheReadInThisProcessReturns) {
+  const std::string path = file("good.h5");
+  save_default<double>(path);
+  int calls_here = 0;
+  const int value = detail::read_isolated(path, false, [&] {
+    ++calls_here;  // the child's increment happens in its own copy of this variable
+    return 42;
+  });
+  EXPECT_EQ(value, 42);
+  EXPECT_EQ(calls_here, 1);
+  EXPECT_TRUE(hdf5_read_isolation());
+}
+
+TEST_F(CheckpointTest, IsolatedReadRefusesAReadThatCrashesOrExits) {
+  const std::string path = file("good.h5");
+  save_default<double>(path);
+  // abort(): SIGABRT, which the sanitizers leave alone.
+  const std::string crashed = isolated_error(path, [] { std::abort(); });
+  EXPECT_EQ(crashed, path +
+                         ": the HDF5 library crashed reading it (SIGABRT in a test read in a child "
+                         "process): the file is corrupt");
+  const std::string exited = isolated_error(path, [] { ::_exit(42); });
+  EXPECT_TRUE(contains(exited, path + ": the HDF5 library failed reading it (exit code 42"))
+      << exited;
+  const std::string other = isolated_error(path, [] { throw std::logic_error("not lrnn's"); });
+  EXPECT_TRUE(contains(other, "(exit code 4 ")) << other;
+}
+
+TEST_F(CheckpointTest, IsolatedReadThrowsTheChildsErrorWithoutReadingHere) {
+  const std::string path = file("notes.h5");
+  write_bytes(path, "not HDF5\n");
+  int calls_here = 0;
+  try {
+    detail::read_isolated(path, false, [&] {
+      ++calls_here;
+      throw InputError(path + ": the reader's own message");
+    });
+    FAIL() << "no exception";
+  } catch (const InputError& e) {  // the same type
+    EXPECT_EQ(std::string(e.what()), path + ": the reader's own message");
+  }
+  EXPECT_EQ(calls_here, 0);  // only the child read
+  // A long message comes through whole.
+  const std::string long_text(100000, 'x');
+  try {
+    detail::read_isolated(path, false, [&] { throw NumericalError(long_text); });
+    FAIL() << "no exception";
+  } catch (const NumericalError& e) {
+    EXPECT_EQ(std::string(e.what()), long_text);
+  }
+}
+
+TEST_F(CheckpointTest, IsolationOffReadsInThisProcessOnly) {
+  const std::string path = file("good.h5");
+  save_default<float>(path);
+  set_hdf5_read_isolation(false);
+  int calls_here = 0;
+  detail::read_isolated(path, false, [&] { ++calls_here; });
+  set_hdf5_read_isolation(true);
+  EXPECT_EQ(calls_here, 1);
+  EXPECT_NO_THROW(load_checkpoint<float>(path));
+}
+
+// Files that fuzz_checkpoint made from a real checkpoint, each crashing, hanging or misreading
+// inside HDF5 1.10.8 (fuzz/README.md). Every one must end in an IoError that names the file.
+class Hdf5Crasher : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(Hdf5Crasher, EndsInAnIoErrorNamingTheFile) {
+  const std::string path = std::string(LRNN_TEST_DATA_DIR) + "/hdf5_crashers/" + GetParam();
+  ASSERT_TRUE(fs::exists(path)) << path;
+  for (int reader = 0; reader < 3; ++reader) {
+    SCOPED_TRACE(reader);
+    try {
+      if (reader == 0) (void)read_checkpoint_info(path);
+      if (reader == 1) (void)load_checkpoint<double>(path);
+      if (reader == 2) (void)load_checkpoint<float>(path);
+      FAIL() << "no exception";
+    } catch (const IoError& e) {
+      EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
+    }
+    // The hanging file costs the time limit (10 s) for each reader; one reader shows it.
+    if (GetParam() == "global_heap_hang.h5") break;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Fuzzed, Hdf5Crasher,
+                         ::testing::Values("attr_exists_heap_overflow.h5", "global_heap_hang.h5",
+                                           "global_heap_memcpy_overlap.h5", "open_4gib_malloc.h5",
+                                           "open_leak.h5"),
+                         [](const ::testing::TestParamInfo<std::string>& p) {
+                           return p.param.substr(0, p.param.size() - 3);  // without ".h5"
+                         });
 
 }  // namespace
 }  // namespace lrnn

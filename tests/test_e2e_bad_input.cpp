@@ -314,6 +314,22 @@ TEST_F(BadCheckpoint, TruncatedAtSeveralLengths) {
   }
 }
 
+// Files on which HDF5 1.10.8 itself crashes, loops or reads out of bounds (found by
+// fuzz_checkpoint, fuzz/README.md): the apps read each first in a child process, so they refuse
+// it like any other corrupt file.
+TEST_F(BadCheckpoint, FilesThatCrashTheHdf5Library) {
+  for (const char* name : {"global_heap_memcpy_overlap.h5", "attr_exists_heap_overflow.h5",
+                           "open_4gib_malloc.h5", "open_leak.h5"}) {
+    expect_every_app_refuses(kDataDir + "/hdf5_crashers/" + name, {});
+  }
+}
+
+TEST_F(BadCheckpoint, AFileThatHangsTheHdf5LibraryIsRefusedAfterTheTimeLimit) {
+  const std::string path = kDataDir + "/hdf5_crashers/global_heap_hang.h5";
+  expect_refused(run({LRNN_INSPECT_EXE, path, "--json"}, *dir_),
+                 {path, "reading it did not finish in 10 s"}, "lrnn-inspect " + path);
+}
+
 TEST_F(BadCheckpoint, NewerFormatVersion) {
   const std::string path = copy("newer.h5");
   edit(path, [](H5::H5File& f) {

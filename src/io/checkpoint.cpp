@@ -352,7 +352,9 @@ void save_checkpoint(const std::string& path, const Network<Scalar>& net,
   detail::write_atomically(path, [&](H5::H5File& file) { write_hdf5(file, net, adam, meta); });
 }
 
-CheckpointInfo read_checkpoint_info(const std::string& path) {
+namespace {
+
+CheckpointInfo read_checkpoint_info_here(const std::string& path) {
   silence_hdf5();
   try {
     const H5::H5File file = open_for_reading(path);
@@ -363,7 +365,7 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 }
 
 template <typename Scalar>
-LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path) {
+LoadedCheckpoint<Scalar> load_checkpoint_here(const std::string& path) {
   silence_hdf5();
   try {
     const H5::H5File file = open_for_reading(path);
@@ -407,6 +409,19 @@ LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path) {
   } catch (const H5::Exception& e) {
     fail(path, "cannot read checkpoint data" + h5_detail(e));
   }
+}
+
+}  // namespace
+
+CheckpointInfo read_checkpoint_info(const std::string& path) {
+  return detail::read_isolated(path, /*user_input=*/false,
+                               [&] { return read_checkpoint_info_here(path); });
+}
+
+template <typename Scalar>
+LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path) {
+  return detail::read_isolated(path, /*user_input=*/false,
+                               [&] { return load_checkpoint_here<Scalar>(path); });
 }
 
 template void save_checkpoint<float>(const std::string&, const Network<float>&,

@@ -1,15 +1,24 @@
 #include "io/hdf5_file.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <system_error>
+#include <thread>
 #include <vector>
+
+#include "lrnn/io/read_isolation.hpp"
 
 namespace lrnn::detail {
 namespace {
@@ -40,7 +49,160 @@ const H5::PredType& mem_type() {
   }
 }
 
+std::atomic<bool> g_read_isolation{true};
+
+// Exit codes of the probing child.
+constexpr int kChildRead = 0;        // read() returned
+constexpr int kChildRefused = 3;     // read() threw lrnn::Error, sent through the pipe
+constexpr int kChildOtherError = 4;  // read() threw something else
+
+// The kinds of lrnn::Error the child sends back, so the parent throws the same type.
+enum class ErrorKind : char { kError, kConfig, kIo, kInput, kNumerical };
+
+ErrorKind kind_of(const Error& e) {
+  if (dynamic_cast<const InputError*>(&e)) return ErrorKind::kInput;
+  if (dynamic_cast<const IoError*>(&e)) return ErrorKind::kIo;
+  if (dynamic_cast<const ConfigError*>(&e)) return ErrorKind::kConfig;
+  if (dynamic_cast<const NumericalError*>(&e)) return ErrorKind::kNumerical;
+  return ErrorKind::kError;
+}
+
+[[noreturn]] void throw_kind(ErrorKind kind, const std::string& message) {
+  switch (kind) {
+    case ErrorKind::kInput:
+      throw InputError(message);
+    case ErrorKind::kIo:
+      throw IoError(message);
+    case ErrorKind::kConfig:
+      throw ConfigError(message);
+    case ErrorKind::kNumerical:
+      throw NumericalError(message);
+    case ErrorKind::kError:
+      break;
+  }
+  throw Error(message);
+}
+
+void write_all(int fd, const char* data, std::size_t size) {
+  while (size > 0) {
+    const ssize_t n = ::write(fd, data, size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
 }  // namespace
+
+void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read) {
+  if (!g_read_isolation.load(std::memory_order_relaxed)) return;
+  const auto fail = [&](const std::string& what) {
+    if (user_input) throw InputError(path + ": " + what);
+    io_fail(path, what);
+  };
+  // A hang is told from a slow read by a limit that grows with the file: 10 s, plus 1 s per 20 MB
+  // (a compressed trials file is inflated while read).
+  struct stat st {};
+  const double mb = ::stat(path.c_str(), &st) == 0 ? static_cast<double>(st.st_size) / 1e6 : 0.0;
+  const auto limit = std::chrono::duration<double>(10.0 + mb / 20.0);
+
+  // The child's lrnn::Error comes back through a pipe: its kind and message.
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return;  // no descriptors to spare: read unguarded
+  std::fflush(nullptr);  // the child must not write out this process's buffered output again
+  const pid_t pid = ::fork();
+  if (pid < 0) {  // no process to spare: read in this process, unguarded
+    ::close(pipe_fds[0]);
+    ::close(pipe_fds[1]);
+    return;
+  }
+  if (pid == 0) {
+    // The child: quiet (a sanitizer's report of HDF5 goes nowhere), and leaving by _exit, so no
+    // atexit handler, static destructor or leak check of the parent's state runs here.
+    ::close(pipe_fds[0]);
+    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (null >= 0) {
+      ::dup2(null, STDOUT_FILENO);
+      ::dup2(null, STDERR_FILENO);
+    }
+    int code = kChildRead;
+    try {
+      read();
+    } catch (const Error& e) {
+      const std::string message = std::string(1, static_cast<char>(kind_of(e))) + e.what();
+      write_all(pipe_fds[1], message.data(), message.size());
+      code = kChildRefused;
+    } catch (...) {
+      code = kChildOtherError;
+    }
+    ::_exit(code);
+  }
+  ::close(pipe_fds[1]);
+  struct CloseOnExit {
+    int fd;
+    ~CloseOnExit() { ::close(fd); }
+  } reader{pipe_fds[0]};
+
+  // The parent reads the pipe until the child's end of it closes, which is when the child exits
+  // (nothing else holds it), or until the time limit.
+  const auto deadline = std::chrono::steady_clock::now() +
+                        std::chrono::duration_cast<std::chrono::nanoseconds>(limit);
+  std::string message;
+  bool timed_out = false;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) {
+      timed_out = true;
+      break;
+    }
+    pollfd pfd{reader.fd, POLLIN, 0};
+    const int ready = ::poll(&pfd, 1, static_cast<int>(std::min<std::int64_t>(left.count(), 1000)));
+    if (ready < 0 && errno != EINTR) {  // cannot wait on the pipe: read unguarded
+      ::kill(pid, SIGKILL);
+      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      }
+      return;
+    }
+    if (ready <= 0) continue;
+    char buffer[4096];
+    const ssize_t n = ::read(reader.fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;  // end of file: the child has exited
+    message.append(buffer, static_cast<std::size_t>(n));
+  }
+  if (timed_out) ::kill(pid, SIGKILL);
+  int status = 0;
+  while (::waitpid(pid, &status, 0) < 0) {
+    if (errno != EINTR) return;  // the child was reaped elsewhere: read unguarded
+  }
+  if (timed_out) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.0f", limit.count());
+    fail(std::string("reading it did not finish in ") + seconds +
+         " s: the HDF5 library loops on this file, which is corrupt (or its file system stalls)");
+  }
+  if (WIFEXITED(status)) {
+    const int code = WEXITSTATUS(status);
+    if (code == kChildRead) return;
+    if (code == kChildRefused) {
+      // The reader's own error, as it would have thrown it here: this process never opens a file
+      // that the reader refuses (HDF5 leaks on some of those).
+      if (!message.empty()) throw_kind(static_cast<ErrorKind>(message[0]), message.substr(1));
+      return;  // nothing came through: let this process's read say what is wrong
+    }
+    fail("the HDF5 library failed reading it (exit code " + std::to_string(code) +
+         " of a test read in a child process): the file is corrupt");
+  }
+  if (WIFSIGNALED(status)) {
+    const int sig = WTERMSIG(status);
+    const char* name = ::sigabbrev_np(sig);
+    fail(std::string("the HDF5 library crashed reading it (SIG") + (name ? name : "?") +
+         " in a test read in a child process): the file is corrupt");
+  }
+  fail("a test read in a child process ended abnormally: the file is corrupt");
+}
 
 void io_fail(const std::string& path, const std::string& what) {
   throw IoError(path + ": " + what);
@@ -212,3 +374,13 @@ template void write_dataset<std::int64_t>(const H5::Group&, const std::string&, 
                                           const std::int64_t*, bool);
 
 }  // namespace lrnn::detail
+
+namespace lrnn {
+
+void set_hdf5_read_isolation(bool on) {
+  detail::g_read_isolation.store(on, std::memory_order_relaxed);
+}
+
+bool hdf5_read_isolation() { return detail::g_read_isolation.load(std::memory_order_relaxed); }
+
+}  // namespace lrnn

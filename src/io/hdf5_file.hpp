@@ -57,6 +57,22 @@ void write_atomically(const std::string& path, const std::function<void(H5::H5Fi
 /// truncated or corrupt.
 H5::H5File open_hdf5_for_reading(const std::string& path, bool user_input);
 
+/// Runs `read()` first in a forked child process (see lrnn/io/read_isolation.hpp). If it throws
+/// an lrnn::Error there, throws the same type with the same message here. If the child crashes,
+/// fails another way, or runs longer than 10 s plus 1 s per 20 MB of file, throws InputError or
+/// IoError (per `user_input`) naming `path`. Otherwise, and when isolation is off or fork()
+/// fails, returns `read()` run in this process.
+template <typename F>
+auto read_isolated(const std::string& path, bool user_input, F&& read) -> decltype(read());
+
+void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read);
+
+template <typename F>
+auto read_isolated(const std::string& path, bool user_input, F&& read) -> decltype(read()) {
+  probe_in_child(path, user_input, [&] { (void)read(); });
+  return read();
+}
+
 void write_string_attr(const H5::H5Object& obj, const char* name, const std::string& value);
 void write_double_attr(const H5::H5Object& obj, const char* name, double value);
 void write_int_attr(const H5::H5Object& obj, const char* name, std::int64_t value);

@@ -246,6 +246,10 @@ void write_hdf5(H5::H5File& file, const TrialBatch<double>& t, const std::vector
 // ---------------------------------------------------------------------------------------------
 
 TrialsFile TrialsFile::load(const std::string& path, const TrialsFileOptions& options) {
+  return detail::read_isolated(path, /*user_input=*/true, [&] { return load_here(path, options); });
+}
+
+TrialsFile TrialsFile::load_here(const std::string& path, const TrialsFileOptions& options) {
   detail::silence_hdf5();
   TrialsFile out;
   out.path_ = path;

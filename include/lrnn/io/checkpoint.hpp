@@ -47,7 +47,8 @@ void save_checkpoint(const std::string& path, const Network<Scalar>& net,
                      const AdamState<Scalar>& adam, const CheckpointMeta& meta);
 
 /// Reads and checks the attributes. Throws IoError if the file is missing, not HDF5, of a newer
-/// format_version, or lacks an attribute.
+/// format_version, or lacks an attribute, or if it crashes or hangs the HDF5 library (the read
+/// is tried in a child process first: lrnn/io/read_isolation.hpp).
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
 template <typename Scalar>
@@ -58,7 +59,8 @@ struct LoadedCheckpoint {
 };
 
 /// Loads everything, converting to Scalar. Throws IoError naming the file and dataset if a dataset
-/// is missing, has the wrong shape, or holds NaN/Inf parameters.
+/// is missing, has the wrong shape, or holds NaN/Inf parameters, or if the file crashes or hangs
+/// the HDF5 library (read_checkpoint_info).
 template <typename Scalar>
 LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path);
 

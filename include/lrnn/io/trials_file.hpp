@@ -42,7 +42,8 @@ class TrialsFile final : public TrialSource {
  public:
   /// Reads and checks every dataset. Throws InputError, whose one-line message names the file,
   /// the dataset and what is wrong: missing file, not HDF5, a missing dataset, a wrong shape or
-  /// type, zero trials or steps, NaN/Inf, a label that label_type does not allow, n_val too large.
+  /// type, zero trials or steps, NaN/Inf, a label that label_type does not allow, n_val too large,
+  /// or a file that crashes or hangs the HDF5 library (lrnn/io/read_isolation.hpp).
   static TrialsFile load(const std::string& path, const TrialsFileOptions& options);
   static TrialsFile load(const std::string& path, LabelType label_type) {
     return load(path, TrialsFileOptions{label_type, 0});
@@ -82,6 +83,8 @@ class TrialsFile final : public TrialSource {
             TrialBatch<double>& out) const override;
 
  private:
+  static TrialsFile load_here(const std::string& path, const TrialsFileOptions& options);
+
   TrialsFile() = default;
   void assign_splits(std::int64_t n_val);
   template <typename Scalar>
