@@ -31,7 +31,8 @@ volatile std::sig_atomic_t g_signal = 0;
 extern "C" void on_signal(int sig) {
   if (g_stop.load()) std::_Exit(128 + sig);  // a second interrupt: leave at once
   g_signal = sig;
-  g_stop.store(true);
+  // exchange: of two signals handled at once on two threads, one still counts as the second.
+  if (g_stop.exchange(true)) std::_Exit(128 + sig);
 }
 
 // Log lines go to stderr and train.log. On a terminal each console line first clears the

@@ -30,7 +30,7 @@ using test::ChildProcess;
 using test::ProcessResult;
 using test::ScratchDir;
 
-// The bound on the time from SIGINT / SIGTERM to the exit, at the default network size.
+// The bound on the time from SIGINT / SIGTERM to the exit, at any network size.
 constexpr double kInterruptBoundS = 2.0;
 
 std::vector<std::string> metrics_lines(const std::string& run) {
@@ -119,12 +119,6 @@ double slowest_step_s(const std::string& run) {
   return slowest;
 }
 
-// The time an interrupt may take on this machine: the 2 s, or, on a machine so loaded
-// that one step takes longer, the rest of a step and one chunk of validation.
-double interrupt_bound_s(const std::string& run) {
-  return std::max(kInterruptBoundS, 1.5 * slowest_step_s(run) + 0.5);
-}
-
 TEST(E2eInterrupt, SigintAndSigtermAtTheDefaultSizeStopWithinTwoSecondsAndResume) {
   ScratchDir dir("interrupt_default");
   const std::string config = std::string(LRNN_SOURCE_DIR) + "/configs/default.yaml";
@@ -141,11 +135,10 @@ TEST(E2eInterrupt, SigintAndSigtermAtTheDefaultSizeStopWithinTwoSecondsAndResume
     const ProcessResult r = p.wait(120.0);
     ASSERT_TRUE(r.exited) << r.how();
     EXPECT_EQ(r.exit_code, 130) << r.err;
-    const double bound = interrupt_bound_s(run);
     std::printf("SIGINT during a validating step: exit %d after %.3f s (slowest step %.3f s)\n",
                 r.exit_code, r.seconds, slowest_step_s(run));
     ::testing::Test::RecordProperty("sigint_seconds", std::to_string(r.seconds));
-    EXPECT_LT(r.seconds, bound) << "slowest step " << slowest_step_s(run) << " s";
+    EXPECT_LT(r.seconds, kInterruptBoundS) << "slowest step " << slowest_step_s(run) << " s";
     const std::string ckpt = newest_checkpoint(run);
     ASSERT_FALSE(ckpt.empty());
     const auto info = read_checkpoint_info(ckpt);
@@ -170,7 +163,7 @@ TEST(E2eInterrupt, SigintAndSigtermAtTheDefaultSizeStopWithinTwoSecondsAndResume
     std::printf("SIGTERM during a plain step: exit %d after %.3f s (slowest step %.3f s)\n",
                 r.exit_code, r.seconds, slowest_step_s(run));
     ::testing::Test::RecordProperty("sigterm_seconds", std::to_string(r.seconds));
-    EXPECT_LT(r.seconds, interrupt_bound_s(run));
+    EXPECT_LT(r.seconds, kInterruptBoundS);
     const std::string ckpt = newest_checkpoint(run);
     EXPECT_EQ(read_checkpoint_info(ckpt).meta.step,
               static_cast<std::int64_t>(metrics_lines(run).size()));
@@ -187,6 +180,37 @@ TEST(E2eInterrupt, SigintAndSigtermAtTheDefaultSizeStopWithinTwoSecondsAndResume
   }
 }
 
+// N = 2000 on one thread: a training step takes seconds. SIGINT in the middle of the first one
+// cancels it, writes the checkpoint of step 0 and exits, in well under a step's time.
+TEST(E2eInterrupt, SigintInsideALongStepStopsWithinTwoSeconds) {
+  ScratchDir dir("interrupt_long_step");
+  const std::string config = std::string(LRNN_SOURCE_DIR) + "/configs/default.yaml";
+  const std::string run = dir / "run";
+  std::vector<std::string> args = kDefaultShort;
+  args.insert(args.end(), {"--threads", "1", "--set", "rnn.N=2000"});
+  ChildProcess p(train_args(config, run, args), dir / "a");
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (newest_checkpoint(run).empty() && p.running() &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(3));
+  }
+  ASSERT_FALSE(newest_checkpoint(run).empty()) << p.wait().err;
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // into the step's solve
+  p.signal(SIGINT);
+  const ProcessResult r = p.wait(120.0);
+  ASSERT_TRUE(r.exited) << r.how();
+  EXPECT_EQ(r.exit_code, 130) << r.err;
+  std::printf("SIGINT inside a step of N = 2000: exit %d after %.3f s (%zu steps finished)\n",
+              r.exit_code, r.seconds, metrics_lines(run).size());
+  ::testing::Test::RecordProperty("sigint_long_step_seconds", std::to_string(r.seconds));
+  EXPECT_LT(r.seconds, kInterruptBoundS);
+  const std::string ckpt = newest_checkpoint(run);
+  EXPECT_EQ(read_checkpoint_info(ckpt).meta.step,
+            static_cast<std::int64_t>(metrics_lines(run).size()));
+  EXPECT_NE(r.err.find("interrupted at step"), std::string::npos) << r.err;
+  EXPECT_NO_THROW(load_checkpoint<float>(ckpt));  // lrnn-inspect would take a minute at N = 2000
+}
+
 TEST(E2eInterrupt, SecondSigintLeavesAtOnce) {
   ScratchDir dir("interrupt_twice");
   const std::string config = std::string(LRNN_SOURCE_DIR) + "/configs/default.yaml";
@@ -195,16 +219,22 @@ TEST(E2eInterrupt, SecondSigintLeavesAtOnce) {
   args.insert(args.end(), {"--threads", "1"});
   ChildProcess p(train_args(config, run, args), dir / "a");
   ASSERT_TRUE(wait_for_lines(p, run, 1)) << p.wait().err;
+  // The first request is answered within milliseconds, so the second must arrive before the
+  // program runs again: both are made pending while it is stopped (two signals, since a pending
+  // signal is not queued twice), and their handlers run back to back on SIGCONT.
+  ::kill(p.pid(), SIGSTOP);
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
   ::kill(p.pid(), SIGINT);
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  p.signal(SIGINT);
+  ::kill(p.pid(), SIGTERM);
+  p.signal(SIGCONT);
   const ProcessResult r = p.wait(60.0);
   ASSERT_TRUE(r.exited) << r.how();
-  EXPECT_EQ(r.exit_code, 130);
-  std::printf("second SIGINT: exit %d after %.3f s (a step takes %.3f s)\n", r.exit_code, r.seconds,
+  // 128 + the signal that came second (Linux delivers the lower number, SIGINT, first).
+  EXPECT_TRUE(r.exit_code == 143 || r.exit_code == 130) << r.exit_code << " " << r.err;
+  std::printf("second signal: exit %d after %.3f s (a step takes %.3f s)\n", r.exit_code, r.seconds,
               slowest_step_s(run));
   ::testing::Test::RecordProperty("second_sigint_seconds", std::to_string(r.seconds));
-  // It did not finish the step: no interrupt checkpoint, no message, well under a step's time.
+  // It did not finish the step: no interrupt checkpoint, no message.
   EXPECT_LT(r.seconds, 0.5);
   EXPECT_EQ(r.err.find("interrupted at step"), std::string::npos) << r.err;
   // Whatever it left is whole: every checkpoint loads.

@@ -61,6 +61,7 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
   phi(0).setZero();
   ysum_.setZero();
   for (Index k = 0; k < K; ++k) {
+    this->poll_cancel();
     const auto phi_k = tape_.middleCols(k * Bt, Bt);
     // z = [kappa_k; u_k] so that the low-rank and input terms are one product [M B] z.
     z_.topRows(R).noalias() = n.transpose() * phi_k;
@@ -103,6 +104,7 @@ void EulerBptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sc
   dMB_.setZero();
   a_.setZero();
   for (Index k = K - 1; k >= 0; --k) {
+    this->poll_cancel();
     const auto phi_next = tape_.middleCols((k + 1) * Bt, Bt);
     if (grid_.in_window(k + 1)) {
       // Direct readout term at t_{k+1}: dy/dx = phi' ⊙ w / N.

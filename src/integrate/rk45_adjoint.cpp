@@ -71,6 +71,7 @@ void Rk45Adjoint<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<S
   const double T = grid_.T;
   Index next = 1;  // the next checkpoint j, due at the first boundary at or after T j / C
   const SolveResult r = driver_.solve(rhs_, 0.0, T, stops_, Z_, [&](const DenseStep<Scalar>& s) {
+    this->poll_cancel();
     fwd_steps_.push_back({s.t0(), s.t1()});
     if (next >= C || s.t1() >= T) return;
     if (s.t1() < T * static_cast<double>(next) / static_cast<double>(C)) return;
@@ -200,6 +201,7 @@ void Rk45Adjoint<Scalar>::replay(Index lo, Index hi, StepObserver<Scalar> obs) {
     return std::binary_search(stops_.begin(), stops_.end(), t);
   };
   for (Index i = lo; i < hi; ++i) {
+    this->poll_cancel();
     const StepSpan st = seg_steps_[static_cast<std::size_t>(i)];
     if (i == 0 || is_stop(st.t0)) {
       rhs_({st.t0, Side::kRight}, Xr_, k1r_);
@@ -365,6 +367,7 @@ void Rk45Adjoint<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<
   };
   // ∫ λᵀ ∂f/∂θ dt over the accepted step, by Gauss–Legendre on the dense outputs.
   const auto quadrature = [&](const DenseStep<Scalar>& s) {
+    this->poll_cancel();
     for (std::size_t g = 0; g < kGaussTheta.size(); ++g) {
       const double sg = s.t0() + kGaussTheta[g] * s.h();
       s.eval(sg, kap_);

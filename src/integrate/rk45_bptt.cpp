@@ -50,8 +50,10 @@ void Rk45Bptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scal
   begin_tape(rhs_.rows(), rhs_.cols());
   rhs_.initial_state(Z_);
   const SolveResult r =
-      driver_.solve(rhs_, 0.0, grid_.T, stops_, Z_,
-                    [this](const DenseStep<Scalar>& s) { record(s.t0(), s.t1(), s.X0()); });
+      driver_.solve(rhs_, 0.0, grid_.T, stops_, Z_, [this](const DenseStep<Scalar>& s) {
+        this->poll_cancel();
+        record(s.t0(), s.t1(), s.X0());
+      });
   if (!r.ok()) throw NumericalError("rk45 forward solve: " + r.message);
   y_bar = Z_.row(net.dims().N).transpose();
   stats_ = SolveStats{};
@@ -78,6 +80,7 @@ void Rk45Bptt<Scalar>::forward_replay(const Network<Scalar>& net, const TrialBat
   stats_ = SolveStats{};
   double t = 0.0;
   for (const StepSpan& s : replay_) {
+    this->poll_cancel();
     if (s.t0 != t || !(s.t1 > s.t0)) throw Error("rk45 replay: the steps must be contiguous");
     // k1 afresh at t0⁺ is bitwise the driver's FSAL k7 except at stop times, where the driver
     // also evaluates it afresh: the input does not change anywhere else.
@@ -119,6 +122,7 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
   lam_.topRows(N).setZero();
   lam_.row(N) = dL_dybar.transpose();  // ȳ = q(T)
   for (auto n = static_cast<Index>(steps_.size()) - 1; n >= 0; --n) {
+    this->poll_cancel();
     const StepSpan st = steps_[static_cast<std::size_t>(n)];
     const double h = st.t1 - st.t0;
     const auto s = [h](double a) { return static_cast<Scalar>(a * h); };

@@ -23,6 +23,12 @@ BatchGradient<Scalar>::BatchGradient(const IntegratorOptions& integrator, const 
 }
 
 template <typename Scalar>
+void BatchGradient<Scalar>::set_cancel(const std::atomic<bool>* flag) {
+  cancel_ = flag;
+  for (Worker& wk : workers_) wk.method->set_cancel(flag);
+}
+
+template <typename Scalar>
 RankRange BatchGradient<Scalar>::my_blocks(Index count) const {
   const Index n_blocks = (count + kTrialsPerBlock - 1) / kTrialsPerBlock;
   return rank_range(n_blocks, comm_->rank(), comm_->size());
@@ -40,7 +46,9 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(
     blocks_.resize(static_cast<std::size_t>(last_block));
   const int threads = static_cast<int>(std::min<Index>(threads_, last_block - first_block));
   while (static_cast<int>(workers_.size()) < threads) {
-    workers_.emplace_back().method = make_gradient_method<Scalar>(integrator_, grid_);
+    auto& method = workers_.emplace_back().method;
+    method = make_gradient_method<Scalar>(integrator_, grid_);
+    method->set_cancel(cancel_);
   }
   std::exception_ptr error;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)

@@ -230,6 +230,11 @@ class Trainer {
     meta_.seed = config.training.seed;
     meta_.precision = config.training.precision;
     meta_.config_yaml = to_yaml(config);
+    // Alone, a stop request cancels the solve under way (within a time step), so SIGINT is
+    // answered in milliseconds whatever the size of a step; the abandoned step is taken again on
+    // resume. Over several ranks every rank must finish the step's allreduce: the flag travels in
+    // it instead.
+    if (comm_.size() == 1) batch_grad_.set_cancel(options_.stop_requested);
   }
 
   // The config's generator, unless the caller brings its own trials.
@@ -302,9 +307,16 @@ class Trainer {
 
       const auto t_step = Clock::now();
       double stop_flag = local_stop() ? 1.0 : 0.0;
-      auto r = batch_grad_.loss_and_gradient(net_, source(), Split::kTrain, indices, t.batch_size,
-                                             static_cast<double>(t.batch_size), grad_,
-                                             std::span<double>(&stop_flag, 1));
+      typename BatchGradient<Scalar>::Result r;
+      try {
+        r = batch_grad_.loss_and_gradient(net_, source(), Split::kTrain, indices, t.batch_size,
+                                          static_cast<double>(t.batch_size), grad_,
+                                          std::span<double>(&stop_flag, 1));
+      } catch (const Cancelled&) {
+        // A stop request (one rank only): nothing of step s has changed yet; the next turn of
+        // the loop writes the checkpoint of step s and stops.
+        continue;
+      }
       peers_stop = stop_flag > 0.0;
       StepReport rep;
       rep.step = s + 1;
@@ -502,8 +514,12 @@ class Trainer {
       if (comm_.size() == 1 && local_stop()) return std::nullopt;
       const std::int64_t count = std::min(chunk, n_val - first);
       std::iota(idx.begin(), idx.begin() + count, first);
-      auto r = batch_grad_.evaluate(net_, source(), Split::kValidation, idx.data(), count);
-      acc.merge(r.metrics);
+      try {
+        acc.merge(
+            batch_grad_.evaluate(net_, source(), Split::kValidation, idx.data(), count).metrics);
+      } catch (const Cancelled&) {
+        return std::nullopt;  // a stop request, within the chunk
+      }
     }
     const TaskMetrics m = acc.result();
     spdlog::info(

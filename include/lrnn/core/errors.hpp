@@ -40,4 +40,11 @@ class NumericalError : public Error {
   using Error::Error;
 };
 
+/// Thrown out of a solve whose cancel flag was set (GradientMethod::set_cancel): the caller asked
+/// to stop, nothing failed. Not an Error, so no handler of errors takes it for one.
+class Cancelled : public std::exception {
+ public:
+  const char* what() const noexcept override { return "solve cancelled"; }
+};
+
 }  // namespace lrnn

@@ -5,9 +5,11 @@
 #pragma once
 
 #include <algorithm>
+#include <atomic>
 #include <cstdint>
 #include <memory>
 
+#include "lrnn/core/errors.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/time_grid.hpp"
 #include "lrnn/task/trial_batch.hpp"
@@ -50,6 +52,20 @@ class GradientMethod {
 
   /// Counts of the last forward() and backward().
   virtual SolveStats stats() const = 0;
+
+  /// A flag that forward() and backward() poll once per time step (not owned; null, the default:
+  /// never). Once it is set they throw Cancelled and leave no usable result: the next call must
+  /// be a forward(). It lets lrnn-train stop within milliseconds on SIGINT however long a step is.
+  void set_cancel(const std::atomic<bool>* flag) { cancel_ = flag; }
+
+ protected:
+  /// Throws Cancelled if the cancel flag is set.
+  void poll_cancel() const {
+    if (cancel_ != nullptr && cancel_->load(std::memory_order_relaxed)) throw Cancelled();
+  }
+
+ private:
+  const std::atomic<bool>* cancel_ = nullptr;
 };
 
 /// The method the config asks for (integrator.method, integrator.gradient).

@@ -12,6 +12,7 @@
 // the numbers are those of a serial run, bit for bit.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -58,6 +59,12 @@ class BatchGradient {
 
   int threads() const { return threads_; }
 
+  /// A flag every solve polls once per time step (GradientMethod::set_cancel; not owned, null:
+  /// never). Once it is set, loss_and_gradient() and evaluate() throw Cancelled, leaving `grad`
+  /// undefined. For one rank only: a rank that stops alone would leave the others waiting in the
+  /// allreduce.
+  void set_cancel(const std::atomic<bool>* flag);
+
  private:
   /// What a thread needs to solve a block: its own gradient method (with its tape) and buffers.
   /// One per thread, not per block, so memory grows with the thread count, not the trial count.
@@ -90,6 +97,7 @@ class BatchGradient {
   LabelType label_type_;
   int threads_;
   const Comm* comm_;
+  const std::atomic<bool>* cancel_ = nullptr;
   std::vector<Worker> workers_;
   std::vector<Block> blocks_;
   std::vector<double> reduce_buffer_;  ///< [grad, loss, metrics, also_sum], sized once

@@ -70,10 +70,11 @@ struct StepReport {
 struct TrainRunOptions {
   std::string resume;  ///< checkpoint to continue from; empty for a fresh run
   int threads = 0;     ///< 0: training.threads, and if that is 0 too, all cores
-  /// Polled between steps; when it becomes true the trainer writes a checkpoint and returns. Alone,
-  /// it is also polled between the chunks of a validation: a request there abandons the step that
-  /// validates (the checkpoint is of the step before, which a resume takes again, bit for bit).
-  /// Over several ranks, a request on any rank stops every rank, one or two steps later.
+  /// When it becomes true the trainer writes a checkpoint and returns. Alone, it is polled once per
+  /// time step of every solve: a request abandons the step under way, training or validation
+  /// (the checkpoint is of the step before, which a resume takes again, bit for bit), so the
+  /// trainer stops within milliseconds plus the checkpoint write. Over several ranks it is polled
+  /// between steps, and a request on any rank stops every rank, one or two steps later.
   const std::atomic<bool>* stop_requested = nullptr;
   std::function<void(const StepReport&)> on_step;  ///< called after every step, on every rank
   /// Trials to train and validate on instead of the config's generator (not owned). Its grid
