@@ -7,7 +7,7 @@
 #                             and instruments the library for coverage. scripts/run_fuzz.sh.
 #
 # Every UB check aborts (-fno-sanitize-recover): a report is a test failure, not a line in a log.
-# The runtime options (stack traces, exit code, leak suppressions) are compiled into each
+# The runtime options (stack traces, exit code, leak detection) are compiled into each
 # executable by lrnn_sanitizer_options.cpp, so ctest, the apps the end-to-end tests start and a
 # binary run by hand all behave alike; ASAN_OPTIONS / UBSAN_OPTIONS in the environment still win.
 option(LRNN_SANITIZE "Build with AddressSanitizer and UndefinedBehaviorSanitizer" OFF)

@@ -6,7 +6,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config time
   libeigen3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev librandom123-dev
   python3 python3-numpy python3-h5py python3-yaml
@@ -15,8 +15,8 @@ for arg in "$@"; do
   case "$arg" in
     --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes, libomp-dev clang's
-    # OpenMP, llvm-14 the llvm-symbolizer that puts file:line into clang's sanitizer reports.
-    --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev llvm-14) ;;
+    # OpenMP, llvm the llvm-symbolizer (on PATH) that puts file:line into clang's reports.
+    --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev llvm) ;;
     -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds in Release and runs the whole test suite with ctest.
-# With CI=true, compiler warnings are errors, and the MPI tests run too.
-#   scripts/run_tests.sh          the default build (no MPI) and its tests
-#   scripts/run_tests.sh --mpi    also OpenMPI, a second build in build-mpi (-DLRNN_WITH_MPI=ON)
-#                                 of what the MPI tests need, and `ctest -L mpi` there
+# With CI=true, compiler warnings are errors, and the MPI and sanitizer stages run too.
+#   scripts/run_tests.sh             the default build (no MPI) and its tests
+#   scripts/run_tests.sh --mpi       also OpenMPI, a second build in build-mpi (-DLRNN_WITH_MPI=ON)
+#                                    of what the MPI tests need, and `ctest -L mpi` there
+#   scripts/run_tests.sh --sanitize  also the suite built with AddressSanitizer and UBSan in
+#                                    build-asan (-DLRNN_SANITIZE=ON), but for its slowest tests
+#                                    (slow_under_sanitizers below says which and why)
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 mpi=false
+sanitize=false
 for arg in "$@"; do
   case "$arg" in
     --mpi) mpi=true ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    --sanitize) sanitize=true ;;
+    -h|--help) sed -n '2,9p' "$0"; exit 0 ;;
     *) echo "run_tests.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
@@ -19,9 +24,11 @@ extra=()
 if [ "${CI:-}" = "true" ]; then
   extra+=(-DLRNN_WARNINGS_AS_ERRORS=ON)
   mpi=true
+  sanitize=true
 fi
 stages=3
-if $mpi; then stages=4; fi
+if $mpi; then stages=$((stages + 1)); fi
+if $sanitize; then stages=$((stages + 1)); fi
 jobs="$(nproc 2>/dev/null || echo 2)"
 
 echo "== 1/$stages dependencies"
@@ -43,4 +50,25 @@ if $mpi; then
     cat "$mpi_build/configure.log" >&2; exit 1; }
   cmake --build "$mpi_build" -j "$jobs" --target lrnn-train lrnn-sweep test_mpi_e2e
   (cd "$mpi_build" && ctest -L mpi --output-on-failure --timeout 600)
+fi
+
+# Under the sanitizers these take 30 s to 5 min each (12 of the 15 CPU minutes of the suite),
+# and what they add to the tests that do run is scale or wall-clock time, not other code: the
+# interrupt bound at N = 500 (timing; SecondSigint and E2eTrain.Sigint run the same handlers),
+# the exact resumes interrupted during validation (the same resume path as the other E2eExact
+# cases, at the default size), the N = 1000 spectra of test_low_rank (the same code at N = 50 runs),
+# and the SIGKILL loop (label crash: a killed process runs no sanitizer code). All run in stage 3.
+slow_under_sanitizers='E2eInterrupt\.SigintAndSigtermAtTheDefaultSize|E2eExact\..*_in_validation'
+slow_under_sanitizers+='|LowRankPlanted|LowRank\.CorrelationWithCShiftsTheOutlier'
+if $sanitize; then
+  # GCC's ASan and UBSan runtimes come with build-essential: no packages to add.
+  asan_build="${LRNN_ASAN_BUILD_DIR:-$root/build-asan}"
+  echo "== $stages/$stages sanitizers: build $asan_build (ASan + UBSan), ctest"
+  mkdir -p "$asan_build"
+  cmake -S "$root" -B "$asan_build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DLRNN_SANITIZE=ON \
+    "${extra[@]}" > "$asan_build/configure.log" 2>&1 || {
+    cat "$asan_build/configure.log" >&2; exit 1; }
+  cmake --build "$asan_build" -j "$jobs"
+  (cd "$asan_build" &&
+    ctest --output-on-failure -j "$jobs" --timeout 900 -LE crash -E "$slow_under_sanitizers")
 fi
