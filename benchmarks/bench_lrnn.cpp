@@ -499,7 +499,8 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
     return value({Kind::kGemmSquare, Method::kEuler, p, sizes.square_n, 0, 0, threads},
                  "bulk_GFLOPs");
   };
-  // The kernel a solver thread runs: C times one block of 16 trials, on one thread.
+  // The product a solver thread does each time step, C times one block of 16 trials, written as
+  // plain Eigen on one thread.
   const auto block16 = value({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, sizes.block_N,
                               0, static_cast<int>(lrnn::BatchGradient<float>::kTrialsPerBlock), 1},
                              "bulk_GFLOPs");
@@ -508,6 +509,11 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
                "\n== lrnn-bench summary: medians; load average (1 min) %.2f at start, %.2f "
                "at end; %d cores\n",
                load_start, load_end, static_cast<int>(sysconf(_SC_NPROCESSORS_ONLN)));
+  if (load_start > 0.5) {
+    std::fprintf(out,
+                 "   WARNING: the machine was busy when the run started; threads waited for cores "
+                 "that other programs held, so the 2-thread figures measure the contention\n");
+  }
   if (!g_rss_resets) {
     std::fprintf(out, "   (peak RSS could not be reset per benchmark: it is the process's peak)\n");
   }
@@ -525,8 +531,9 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   for (const Spec& s : specs) {
     if (!s.is_step() || !value(s, "s_per_step")) continue;
     const auto rate = value(s, "bulk_GFLOPs");
-    // Threads run one block of 16 trials each: the most they can reach is `threads` times the
-    // one-thread block product.
+    // Each thread solves one block of 16 trials. The solver calls Eigen's GEMM kernel with a
+    // persistent workspace (integrate/bulk_product.hpp), which the plain product allocates on every
+    // call, so this ratio can exceed 1.
     std::optional<double> vs_block;
     if (s.precision == Precision::kFloat32 && s.N == sizes.block_N && block16) {
       vs_block = ratio(rate, *block16 * static_cast<double>(s.threads));
