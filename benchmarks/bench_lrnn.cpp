@@ -35,7 +35,12 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
+
+#ifdef LRNN_BENCH_OPENBLAS
+#include <cblas.h>
+#endif
 
 #include "lrnn/integrate/gradient_method.hpp"
 #include "lrnn/io/config.hpp"
@@ -61,10 +66,11 @@ struct Spec {
   Kind kind = Kind::kTrainStep;
   Method method = Method::kEuler;  ///< euler (bptt) or rk45 (continuous adjoint)
   Precision precision = Precision::kFloat32;
-  int N = 500;      ///< units (GEMMs: rows and depth of C, or n of the square product)
-  int T = 100;      ///< trial length (model time units); task.T_stim = T - task.T_burn
-  int cols = 0;     ///< columns of the block (Gemm/CxBlock only)
-  int threads = 1;  ///< OpenMP threads of BatchGradient, or Eigen::setNbThreads for GEMMs
+  int N = 500;            ///< units (GEMMs: rows and depth of C, or n of the square product)
+  int T = 100;            ///< trial length (model time units); task.T_stim = T - task.T_burn
+  int cols = 0;           ///< columns of the block (Gemm/CxBlock only)
+  int threads = 1;        ///< OpenMP threads of BatchGradient, or Eigen::setNbThreads for GEMMs
+  bool openblas = false;  ///< GEMMs: OpenBLAS's cblas_?gemm instead of Eigen (LRNN_BENCH_OPENBLAS)
 
   bool operator==(const Spec&) const = default;
 
@@ -82,12 +88,12 @@ struct Spec {
                       threads);
         break;
       case Kind::kGemmBlock:
-        std::snprintf(buf, sizeof buf, "Gemm/CxBlock/%s/N:%d/cols:%d/threads:%d", precision_name(),
-                      N, cols, threads);
+        std::snprintf(buf, sizeof buf, "Gemm/CxBlock/%s%s/N:%d/cols:%d/threads:%d",
+                      precision_name(), openblas ? "/openblas" : "", N, cols, threads);
         break;
       case Kind::kGemmSquare:
-        std::snprintf(buf, sizeof buf, "Gemm/Square/%s/n:%d/threads:%d", precision_name(), N,
-                      threads);
+        std::snprintf(buf, sizeof buf, "Gemm/Square/%s%s/n:%d/threads:%d", precision_name(),
+                      openblas ? "/openblas" : "", N, threads);
         break;
     }
     return buf;
@@ -355,6 +361,53 @@ void run_gemm(benchmark::State& state, Index rows, Index depth, Index cols, int 
   set_counters(state, flops, static_cast<double>(cols));
 }
 
+#ifdef LRNN_BENCH_OPENBLAS
+/// The same product through OpenBLAS (column-major, as Eigen stores it) on `threads` threads.
+template <typename Scalar>
+void run_gemm_openblas(benchmark::State& state, Index rows, Index depth, Index cols, int threads) {
+  using Mat = lrnn::MatX<Scalar>;
+  openblas_set_num_threads(threads);
+  reset_peak_rss();
+  const Mat A = Mat::Random(rows, depth);
+  const Mat X = Mat::Random(depth, cols);
+  Mat Y(rows, cols);
+  const auto m = static_cast<blasint>(rows);
+  const auto n = static_cast<blasint>(cols);
+  const auto k = static_cast<blasint>(depth);
+  const auto gemm = [&] {
+    if constexpr (std::is_same_v<Scalar, float>) {
+      cblas_sgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0f, A.data(), m, X.data(),
+                  k, 0.0f, Y.data(), m);
+    } else {
+      cblas_dgemm(CblasColMajor, CblasNoTrans, CblasNoTrans, m, n, k, 1.0, A.data(), m, X.data(), k,
+                  0.0, Y.data(), m);
+    }
+  };
+  gemm();  // first touch, untimed
+  for (auto _ : state) {
+    gemm();
+    benchmark::DoNotOptimize(Y.data());
+    benchmark::ClobberMemory();
+  }
+  openblas_set_num_threads(1);
+  const double flops = 2.0 * static_cast<double>(rows) * static_cast<double>(depth) *
+                       static_cast<double>(cols) * static_cast<double>(state.iterations());
+  set_counters(state, flops, static_cast<double>(cols));
+}
+#endif
+
+/// A reference product: Eigen's, or OpenBLAS's when the spec asks for it.
+template <typename Scalar>
+void run_reference(benchmark::State& state, const Spec& spec, Index cols) {
+#ifdef LRNN_BENCH_OPENBLAS
+  if (spec.openblas) {
+    run_gemm_openblas<Scalar>(state, spec.N, spec.N, cols, spec.threads);
+    return;
+  }
+#endif
+  run_gemm<Scalar>(state, spec.N, spec.N, cols, spec.threads);
+}
+
 void run(benchmark::State& state, const Spec& spec) {
   const bool f32 = spec.precision == Precision::kFloat32;
   switch (spec.kind) {
@@ -367,19 +420,15 @@ void run(benchmark::State& state, const Spec& spec) {
       }
       break;
     case Kind::kGemmBlock:
+    case Kind::kGemmSquare: {
+      const Index cols = spec.kind == Kind::kGemmBlock ? spec.cols : spec.N;
       if (f32) {
-        run_gemm<float>(state, spec.N, spec.N, spec.cols, spec.threads);
+        run_reference<float>(state, spec, cols);
       } else {
-        run_gemm<double>(state, spec.N, spec.N, spec.cols, spec.threads);
+        run_reference<double>(state, spec, cols);
       }
       break;
-    case Kind::kGemmSquare:
-      if (f32) {
-        run_gemm<float>(state, spec.N, spec.N, spec.N, spec.threads);
-      } else {
-        run_gemm<double>(state, spec.N, spec.N, spec.N, spec.threads);
-      }
-      break;
+    }
   }
 }
 
@@ -413,6 +462,16 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
   for (const int T : s.T_sweep) {
     add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, s.N, T, 0, 2});
   }
+#ifdef LRNN_BENCH_OPENBLAS
+  // Last, so that OpenBLAS's threads, which spin for a while after a call, slow nothing else.
+  for (const int threads : {1, 2}) {
+    for (const int cols : {16, 32}) {
+      add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads,
+           true});
+    }
+    add({Kind::kGemmSquare, Method::kEuler, Precision::kFloat32, s.square_n, 0, 0, threads, true});
+  }
+#endif
   return v;
 }
 
@@ -517,7 +576,7 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   if (!g_rss_resets) {
     std::fprintf(out, "   (peak RSS could not be reset per benchmark: it is the process's peak)\n");
   }
-  std::fprintf(out, "\n%-52s %8s %15s\n", "Reference products (Eigen)", "GFLOP/s", "time/product");
+  std::fprintf(out, "\n%-52s %8s %15s\n", "Reference products", "GFLOP/s", "time/product");
   for (const Spec& s : specs) {
     const auto t = value(s, "s_per_step");
     if (s.is_step() || !t) continue;

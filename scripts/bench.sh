@@ -7,7 +7,8 @@
 #                    [--repetitions N] [-- extra lrnn-bench flags]
 #   --quick        only the default-config figures and the reference GEMMs (about a minute)
 #   --force        run even if the load average says the machine is busy
-#   --no-build     use the binary already built
+#   --no-build     use the binary already built (else: install what is missing, OpenBLAS
+#                  included, and build)
 #   --out F.json   JSON report (default bench/results-<date>.json); the text goes to F.txt
 # Timings need idle cores: the script refuses to start when the 1-minute load average is above
 # LRNN_BENCH_MAX_LOAD (default 0.5), and after building it waits up to LRNN_BENCH_SETTLE seconds
@@ -52,6 +53,8 @@ if busy && [ "$force" -eq 0 ]; then
 fi
 
 if [ "$do_build" -eq 1 ]; then
+  # OpenBLAS too: lrnn-bench then also measures the reference products through it.
+  "$root/scripts/install_deps.sh" --bench
   echo "bench: building Release into $build (scripts/build.sh)"
   LRNN_BUILD_DIR="$build" "$root/scripts/build.sh"
   # The build's own load decays with a one-minute time constant.

@@ -3,6 +3,7 @@
 #   scripts/install_deps.sh          build + test dependencies
 #   scripts/install_deps.sh --mpi    also OpenMPI (for -DLRNN_WITH_MPI=ON)
 #   scripts/install_deps.sh --fuzz   also clang with libFuzzer and its OpenMP (scripts/run_fuzz.sh)
+#   scripts/install_deps.sh --bench  also OpenBLAS, to compare with (scripts/bench.sh)
 set -euo pipefail
 
 packages=(
@@ -14,10 +15,12 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    # OpenBLAS for the reference products of lrnn-bench (scripts/bench.sh); lrnn never links it.
+    --bench) packages+=(libopenblas-dev) ;;
     # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes, libomp-dev clang's
     # OpenMP, llvm the llvm-symbolizer (on PATH) that puts file:line into clang's reports.
     --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev llvm) ;;
-    -h|--help) sed -n '2,5p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done
