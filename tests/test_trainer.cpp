@@ -16,14 +16,21 @@
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"
 #include "support/files.hpp"
+#include "support/process.hpp"
 
 namespace lrnn {
 namespace {
 
 namespace fs = std::filesystem;
 
+// Every file of this test binary goes under one directory, removed when the binary exits.
+const fs::path& scratch_root() {
+  static const test::ScratchDir dir("trainer");
+  return dir.path();
+}
+
 fs::path fresh_dir(const std::string& name) {
-  const fs::path p = fs::temp_directory_path() / ("lrnn_test_trainer_" + name);
+  const fs::path p = scratch_root() / name;
   fs::remove_all(p);
   return p;
 }

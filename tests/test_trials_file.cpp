@@ -23,16 +23,21 @@
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"
 #include "support/files.hpp"
+#include "support/process.hpp"
 
 namespace lrnn {
 namespace {
 
 namespace fs = std::filesystem;
+
+// Every file of this test binary goes under one directory, removed when the binary exits.
+const fs::path& scratch_root() {
+  static const test::ScratchDir dir("trials_file");
+  return dir.path();
+}
 using test::read_text;
 
-fs::path temp_path(const std::string& name) {
-  return fs::temp_directory_path() / ("lrnn_test_trials_file_" + name);
-}
+fs::path temp_path(const std::string& name) { return scratch_root() / name; }
 
 fs::path fresh_dir(const std::string& name) {
   const fs::path p = temp_path(name);
