@@ -4,10 +4,11 @@
 #   scripts/install_deps.sh --mpi    also OpenMPI (for -DLRNN_WITH_MPI=ON)
 #   scripts/install_deps.sh --fuzz   also clang with libFuzzer and its OpenMP (scripts/run_fuzz.sh)
 #   scripts/install_deps.sh --bench  also OpenBLAS, to compare with (scripts/bench.sh)
+#   scripts/install_deps.sh --profile  also GNU time (scripts/profile_run.sh)
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config time
+  build-essential cmake pkg-config
   libeigen3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev librandom123-dev
   python3 python3-numpy python3-h5py python3-yaml
@@ -17,10 +18,12 @@ for arg in "$@"; do
     --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
     # OpenBLAS for the reference products of lrnn-bench (scripts/bench.sh); lrnn never links it.
     --bench) packages+=(libopenblas-dev) ;;
+    # GNU time, for /usr/bin/time -v (scripts/profile_run.sh).
+    --profile) packages+=(time) ;;
     # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes, libomp-dev clang's
     # OpenMP, llvm the llvm-symbolizer (on PATH) that puts file:line into clang's reports.
     --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev llvm) ;;
-    -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done

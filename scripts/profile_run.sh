@@ -3,7 +3,7 @@
 # training steps themselves (the sum of step_time_s in metrics.jsonl) against everything else
 # (start-up, drawing C, validation, checkpoints, logging, exit), and its peak memory.
 #   scripts/profile_run.sh [CONFIG] [-- extra lrnn-train flags]   (default configs/default.yaml)
-# Uses the Release build in build/ (LRNN_BUILD_DIR), built first if missing; the run goes to a
+# Uses the Release build in build/ (LRNN_BUILD_DIR), brought up to date first; the run goes to a
 # temporary directory that is removed afterwards. Timings need idle cores: see scripts/bench.sh.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,9 +19,11 @@ while [ $# -gt 0 ]; do
   shift
 done
 [ -f "$config" ] || { echo "profile_run.sh: no config file $config" >&2; exit 2; }
-"$root/scripts/install_deps.sh"
+"$root/scripts/install_deps.sh" --profile
+# Up to date with the sources (nothing to do when it is), so the run measures this code.
+LRNN_BUILD_DIR="$build" "$root/scripts/build.sh" > "$(mktemp)" || {
+  echo "profile_run.sh: the build failed (scripts/build.sh)" >&2; exit 1; }
 train="$build/apps/lrnn-train"
-[ -x "$train" ] || LRNN_BUILD_DIR="$build" "$root/scripts/build.sh"
 
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
@@ -39,6 +41,8 @@ clock = fields["Elapsed (wall clock) time (h:mm:ss or m:ss)"].split(":")
 wall = sum(float(x) * 60 ** i for i, x in enumerate(reversed(clock)))
 rss_mb = int(fields["Maximum resident set size (kbytes)"]) * 1024 / 1e6
 rows = [json.loads(l) for l in open(metrics)]
+if not rows:
+    sys.exit("profile_run.sh: the run logged no steps")
 steps = sum(r["step_time_s"] for r in rows)
 n_val = sum(1 for r in rows if "val_loss" in r)
 print(f"steps            {len(rows)} ({n_val} with validation)")

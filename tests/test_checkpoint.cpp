@@ -581,7 +581,9 @@ TEST_F(CheckpointTest, IsolatedReadRefusesAReadThatCrashesOrExits) {
   EXPECT_TRUE(contains(exited, path + ": the HDF5 library failed reading it (exit code 42"))
       << exited;
   const std::string other = isolated_error(path, [] { throw std::logic_error("not lrnn's"); });
-  EXPECT_TRUE(contains(other, "(exit code 4 ")) << other;
+  EXPECT_EQ(other, path + ": cannot read it: not lrnn's");
+  const std::string memory = isolated_error(path, [] { throw std::bad_alloc(); });
+  EXPECT_EQ(memory, path + ": not enough memory to read it");
 }
 
 TEST_F(CheckpointTest, IsolatedReadThrowsTheChildsErrorWithoutReadingHere) {
@@ -606,6 +608,30 @@ TEST_F(CheckpointTest, IsolatedReadThrowsTheChildsErrorWithoutReadingHere) {
   } catch (const NumericalError& e) {
     EXPECT_EQ(std::string(e.what()), long_text);
   }
+}
+
+TEST_F(CheckpointTest, IsolatedReadStopsALoopingReadAtTheCpuLimit) {
+  const std::string path = file("good.h5");
+  save_default<double>(path);
+  ::setenv("LRNN_HDF5_READ_LIMIT_S", "0.3", 1);
+  const std::string looped = isolated_error(path, [] {
+    volatile double x = 0;
+    for (;;) x = x + 1;  // burns CPU, as HDF5 does on some corrupt files
+  });
+  // Stopped, not sleeping: a child that waits uses no CPU and is not stopped (a slow disk).
+  std::atomic<bool> slept{false};
+  const std::string waited = isolated_error(path, [&] {
+    ::usleep(600000);
+    slept = true;
+  });
+  ::unsetenv("LRNN_HDF5_READ_LIMIT_S");
+  EXPECT_EQ(looped,
+            path +
+                ": a test read in a child process used 0.3 s of CPU time without finishing: "
+                "the HDF5 library loops on this file, which is probably corrupt "
+                "(LRNN_HDF5_READ_LIMIT_S sets the limit)");
+  EXPECT_EQ(waited, "");
+  EXPECT_TRUE(slept);  // the second read, in this process
 }
 
 TEST_F(CheckpointTest, IsolationOffReadsInThisProcessOnly) {
@@ -636,7 +662,7 @@ TEST_P(Hdf5Crasher, EndsInAnIoErrorNamingTheFile) {
     } catch (const IoError& e) {
       EXPECT_EQ(std::string(e.what()).rfind(path + ": ", 0), 0u) << e.what();
     }
-    // The hanging file costs the time limit (10 s) for each reader; one reader shows it.
+    // The hanging file costs the time limit (10 s of CPU) for each reader; one reader shows it.
     if (GetParam() == "global_heap_hang.h5") break;
   }
 }

@@ -58,10 +58,10 @@ void write_atomically(const std::string& path, const std::function<void(H5::H5Fi
 H5::H5File open_hdf5_for_reading(const std::string& path, bool user_input);
 
 /// Runs `read()` first in a forked child process (see lrnn/io/read_isolation.hpp). If it throws
-/// an lrnn::Error there, throws the same type with the same message here. If the child crashes,
-/// fails another way, or runs longer than 10 s plus 1 s per 20 MB of file, throws InputError or
-/// IoError (per `user_input`) naming `path`. Otherwise, and when isolation is off or fork()
-/// fails, returns `read()` run in this process.
+/// there, throws the same lrnn::Error type with the same message here (InputError or IoError, per
+/// `user_input`, for other exceptions). If the child crashes, fails another way, or uses more CPU
+/// time than the limit, throws InputError or IoError naming `path`. Otherwise, and when isolation
+/// is off or no process can be forked (a warning says so), returns `read()` run in this process.
 template <typename F>
 auto read_isolated(const std::string& path, bool user_input, F&& read) -> decltype(read());
 

@@ -41,7 +41,8 @@ class NumericalError : public Error {
 };
 
 /// Thrown out of a solve whose cancel flag was set (GradientMethod::set_cancel): the caller asked
-/// to stop, nothing failed. Not an Error, so no handler of errors takes it for one.
+/// to stop, nothing failed. Not an lrnn::Error; whoever sets the flag must catch it (the trainer
+/// does), or a catch of std::exception further up would report it as a failure.
 class Cancelled : public std::exception {
  public:
   const char* what() const noexcept override { return "solve cancelled"; }
