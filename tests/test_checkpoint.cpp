@@ -72,6 +72,7 @@ CheckpointMeta make_meta(Precision precision) {
   meta.best_val_loss = 0.0123456789;
   meta.best_step = 100;
   meta.nan_skips = 3;
+  meta.nan_skips_in_a_row = 2;
   return meta;
 }
 
@@ -173,6 +174,7 @@ TYPED_TEST(CheckpointRoundTrip, RestoresEveryValueBitExactly) {
   EXPECT_EQ(info.meta.best_val_loss, meta.best_val_loss);
   EXPECT_EQ(info.meta.best_step, meta.best_step);
   EXPECT_EQ(info.meta.nan_skips, meta.nan_skips);
+  EXPECT_EQ(info.meta.nan_skips_in_a_row, meta.nan_skips_in_a_row);
 }
 
 TYPED_TEST(CheckpointRoundTrip, InfoMatchesWithoutLoadingArrays) {
@@ -393,6 +395,16 @@ TEST_F(EditedCheckpointTest, NewerFormatVersionIsRefused) {
 TEST_F(EditedCheckpointTest, FormatVersionZeroIsRefused) {
   set_attribute("format_version", H5::PredType::NATIVE_INT, 0);
   EXPECT_TRUE(contains(load_error(), "format_version 0 is invalid"));
+}
+
+TEST_F(EditedCheckpointTest, NanSkipsInARowIsOptionalAndChecked) {
+  {
+    H5::H5File h5(path_, H5F_ACC_RDWR);
+    h5.removeAttr("nan_skips_in_a_row");  // as in files written before it existed
+  }
+  EXPECT_EQ(read_checkpoint_info(path_).meta.nan_skips_in_a_row, 0);
+  set_attribute("nan_skips_in_a_row", H5::PredType::NATIVE_INT64, std::int64_t{4});
+  EXPECT_EQ(load_error(), path_ + ": attribute nan_skips_in_a_row is 4, not in [0, nan_skips = 3]");
 }
 
 TEST_F(EditedCheckpointTest, WrongShapeNamesDatasetAndShapes) {

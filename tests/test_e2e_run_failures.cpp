@@ -166,6 +166,15 @@ TEST(E2eDivergence, OnNanSkipCountsTheSkippedBatchesInMetrics) {
   const auto info = read_checkpoint_info(ckpt);
   EXPECT_EQ(info.meta.step, 10);
   EXPECT_EQ(info.meta.nan_skips, 9);
+  EXPECT_EQ(info.meta.nan_skips_in_a_row, 9);
+  // Resumed, it goes on counting: step 11 is the tenth skip in a row, as in the run above.
+  const ProcessResult resumed = run(
+      {LRNN_TRAIN_EXE, write_tiny(dir), "--out", run_dir, "--set", "training.learning_rate=1e38",
+       "--set", "training.lr_schedule=constant", "--set", "training.on_nan=skip", "--resume", ckpt},
+      dir);
+  EXPECT_EQ(resumed.exit_code, 1) << resumed.err;
+  EXPECT_NE(line_with(resumed.err, "step 11: 10 batches in a row gave NaN or Inf"), "")
+      << resumed.err;
 }
 
 // ---------------------------------------------------------------------------------------------

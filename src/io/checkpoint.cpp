@@ -127,6 +127,8 @@ void write_hdf5(H5::H5File& file, const Network<Scalar>& net, const AdamState<Sc
   write_scalar_attr(file, "best_val_loss", H5::PredType::NATIVE_DOUBLE, &meta.best_val_loss);
   write_scalar_attr(file, "best_step", H5::PredType::NATIVE_INT64, &meta.best_step);
   write_scalar_attr(file, "nan_skips", H5::PredType::NATIVE_INT64, &meta.nan_skips);
+  write_scalar_attr(file, "nan_skips_in_a_row", H5::PredType::NATIVE_INT64,
+                    &meta.nan_skips_in_a_row);
   write_string_attr(file, "lrnn_version", kLrnnVersion);
 
   {
@@ -262,6 +264,13 @@ CheckpointInfo read_info(const std::string& path, const H5::H5File& file) {
   meta.best_val_loss = read_double_attr(path, file, "best_val_loss");
   meta.best_step = read_int_attr(path, file, "best_step");
   meta.nan_skips = read_int_attr(path, file, "nan_skips");
+  if (file.attrExists("nan_skips_in_a_row")) {  // added after format_version 1 was first written
+    meta.nan_skips_in_a_row = read_int_attr(path, file, "nan_skips_in_a_row");
+  }
+  if (meta.nan_skips_in_a_row < 0 || meta.nan_skips_in_a_row > meta.nan_skips) {
+    fail(path, "attribute nan_skips_in_a_row is " + std::to_string(meta.nan_skips_in_a_row) +
+                   ", not in [0, nan_skips = " + std::to_string(meta.nan_skips) + "]");
+  }
   return info;
 }
 

@@ -277,7 +277,6 @@ class Trainer {
     std::vector<std::int64_t> order;
     std::int64_t order_epoch = -1;
     double step_seconds = 0.0;
-    std::int64_t consecutive_skips = 0;
     // Over several ranks the stop decision is the sum of the ranks' flags from the last step's
     // allreduce, so that every rank stops after the same step; alone, the flag itself.
     bool peers_stop = false;
@@ -341,22 +340,24 @@ class Trainer {
                                            1);
         }
         ++meta_.nan_skips;
-        ++consecutive_skips;
+        ++meta_.nan_skips_in_a_row;
         rep.skipped = true;
         rep.grad_norm = std::numeric_limits<double>::quiet_NaN();
         spdlog::warn("step {}: {}; batch skipped (training.on_nan = skip, {} so far)", s + 1, what,
                      meta_.nan_skips);
-        if (consecutive_skips >= kMaxConsecutiveSkips) {
+        if (meta_.nan_skips_in_a_row >= kMaxConsecutiveSkips) {
+          const std::int64_t in_a_row = meta_.nan_skips_in_a_row;
           --meta_.nan_skips;  // the checkpoint is of step s, before this batch
+          --meta_.nan_skips_in_a_row;
           const std::string path = save_step_checkpoint();
           throw Collective<NumericalError>(
               fmt::format("step {}: {} batches in a row gave NaN or Inf; the run cannot recover. "
                           "The last good parameters are in {}",
-                          s + 1, consecutive_skips, path),
+                          s + 1, in_a_row, path),
               1);
         }
       } else {
-        consecutive_skips = 0;
+        meta_.nan_skips_in_a_row = 0;
         const double penalty = add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
         rep.loss += penalty;
         rep.grad_norm = clip_grad_norm(grad_, mask_, t.grad_clip);
@@ -447,6 +448,7 @@ class Trainer {
     meta_.best_val_loss = ck.info.meta.best_val_loss;
     meta_.best_step = ck.info.meta.best_step;
     meta_.nan_skips = ck.info.meta.nan_skips;
+    meta_.nan_skips_in_a_row = ck.info.meta.nan_skips_in_a_row;
     last_checkpoint_ = options_.resume;
     if (comm_.is_root()) write_text_file(run_.config(), to_yaml(config_));
     spdlog::info("resuming from {} at step {} of {} ({})", options_.resume, meta_.step,

@@ -3,7 +3,8 @@
 //   /fixed/C (N x N)
 //   /optimizer/m/<group>, /optimizer/v/<group> (shaped like the parameter), /optimizer/step
 //   attributes on /: format_version, g, tau, N, R, d_in, step, seed, precision, config_yaml,
-//                    best_val_loss, best_step, nan_skips
+//                    best_val_loss, best_step, nan_skips, nan_skips_in_a_row (optional: files
+//                    written before it count as 0)
 // Matrices are stored row-major as h5py shows them: element [i, j] of M is unit i, rank j.
 // Writes are atomic: a temporary file in the same directory is written, flushed, fsync'ed and
 // renamed over the target, so a crash never leaves a torn checkpoint.
@@ -29,6 +30,9 @@ struct CheckpointMeta {
   double best_val_loss = std::numeric_limits<double>::infinity();  ///< for best.h5 on resume
   std::int64_t best_step = -1;
   std::int64_t nan_skips = 0;  ///< batches dropped by training.on_nan: skip
+  /// Of those, the batches just before this step, all dropped: a resume goes on counting towards
+  /// the limit of 10 in a row, as the uninterrupted run does.
+  std::int64_t nan_skips_in_a_row = 0;
 };
 
 /// What the attributes say, read without loading the arrays.
