@@ -17,7 +17,6 @@
 #include "cli.hpp"
 #include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/read_isolation.hpp"
 #include "lrnn/train/sweep.hpp"
 
 namespace {
@@ -38,9 +37,6 @@ int main(int argc, char** argv) {
   lrnn::CommSession session(argc, argv);
   const lrnn::Comm& comm = session.world();
   const bool root = comm.is_root();
-  // After MPI_Init a fork is unsafe with some transports: no test reads in child processes
-  // (lrnn/io/read_isolation.hpp).
-  if (comm.size() > 1) lrnn::set_hdf5_read_isolation(false);
   if (const std::string problem = lrnn::mpi_launch_problem(); !problem.empty()) {
     return lrnn::cli::fail("lrnn-sweep", 2, problem);
   }

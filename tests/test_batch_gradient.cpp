@@ -11,33 +11,16 @@
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/batch_gradient.hpp"
 #include "lrnn/train/loss.hpp"
+#include "support/batch_setup.hpp"
 
 namespace lrnn {
 namespace {
 
-struct BatchSetup {
-  Config config;
-  Network<double> net;
-  std::unique_ptr<ContextSwitchTask> task;
-  std::vector<std::int64_t> indices;
-};
-
-BatchSetup make_setup(Index trials) {
-  BatchSetup s;
-  s.config.rnn.N = 20;
-  s.config.task.T_burn = 2;
-  s.config.task.T_stim = 6;
-  s.config.task.T_avg = 2;
-  s.net = init_network<double>(s.config.rnn, 4);
-  s.task = std::make_unique<ContextSwitchTask>(s.config.task, 0.1, 4, 1000, 100, 0);
-  s.indices.resize(static_cast<std::size_t>(trials));
-  std::iota(s.indices.begin(), s.indices.end(), 10);
-  return s;
-}
+test::BatchSetup make_setup(Index trials) { return test::make_batch_setup(trials, 10); }
 
 TEST(BatchGradient, BlocksSumToTheWholeBatch) {
   // 37 trials: blocks of 16, 16 and 5.
-  const BatchSetup s = make_setup(37);
+  const test::BatchSetup s = make_setup(37);
   TrialBatch<double> all;
   s.task->fill(Split::kTrain, s.indices.data(), 37, all);
   EulerBptt<double> euler(s.task->grid());
@@ -62,7 +45,7 @@ TEST(BatchGradient, BlocksSumToTheWholeBatch) {
 }
 
 TEST(BatchGradient, SameBitsOnAnyThreadCount) {
-  const BatchSetup s = make_setup(50);
+  const test::BatchSetup s = make_setup(50);
   Params<double> reference;
   double reference_loss = 0;
   for (int threads : {1, 2, 4}) {

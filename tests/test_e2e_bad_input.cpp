@@ -23,6 +23,7 @@
 #include "lrnn/io/config.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
+#include "support/tiny_config.hpp"
 
 namespace lrnn {
 namespace {
@@ -36,20 +37,13 @@ const std::string kDataDir = LRNN_TEST_DATA_DIR;
 // A hang is a failure: no bad input takes this long to refuse.
 constexpr double kTimeoutS = 60.0;
 
-const char* kTiny = R"(rnn:
-  N: 24
-task:
-  T_burn: 2
-  T_stim: 6
-  T_avg: 2
-training:
-  batch_size: 8
+const std::string kTiny = test::tiny_config_yaml(R"(  batch_size: 8
   n_train_trials: 16
   n_val_trials: 8
   eval_every: 2
   save_every: 2
   threads: 1
-)";
+)");
 
 void write_file(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);

@@ -15,6 +15,7 @@
 #include "lrnn/io/config.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
+#include "support/tiny_config.hpp"
 
 namespace lrnn {
 namespace {
@@ -23,15 +24,8 @@ namespace fs = std::filesystem;
 using test::count_lines;
 using test::read_text;
 
-const char* kTiny = R"(rnn:
-  N: 24
-task:
-  T_burn: 2
-  T_stim: 6
-  T_avg: 2
-training:
-  threads: 1
-)";
+const std::string kTiny = test::tiny_config_yaml(R"(  threads: 1
+)");
 
 // N = 24, R = 2, d_in = 4: 2NR + N d_in + N + 1 trainable, N² fixed.
 constexpr int kTrainable = 2 * 24 * 2 + 24 * 4 + 24 + 1;

@@ -21,6 +21,7 @@
 #include "lrnn/io/checkpoint.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
+#include "support/tiny_config.hpp"
 
 namespace lrnn {
 namespace {
@@ -246,14 +247,7 @@ TEST(E2eInterrupt, SecondSigintLeavesAtOnce) {
 // ---------------------------------------------------------------------------------------------
 // Exactness
 
-const char* kSmall = R"(rnn:
-  N: 24
-task:
-  T_burn: 2
-  T_stim: 6
-  T_avg: 2
-training:
-  seed: 11
+const std::string kSmall = test::tiny_config_yaml(R"(  seed: 11
   batch_size: 8
   n_train_trials: 800
   n_epochs: 2
@@ -261,7 +255,7 @@ training:
   eval_every: 10
   save_every: 50
   threads: 2
-)";
+)");
 
 /// Every number a run ends with: parameters, Adam moments and step, best.h5, and the log.
 template <typename Scalar>

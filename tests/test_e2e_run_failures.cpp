@@ -23,6 +23,7 @@
 #include "lrnn/io/checkpoint.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
+#include "support/tiny_config.hpp"
 
 namespace lrnn {
 namespace {
@@ -32,20 +33,13 @@ using test::ChildProcess;
 using test::ProcessResult;
 using test::ScratchDir;
 
-const char* kTiny = R"(rnn:
-  N: 24
-task:
-  T_burn: 2
-  T_stim: 6
-  T_avg: 2
-training:
-  batch_size: 8
+const std::string kTiny = test::tiny_config_yaml(R"(  batch_size: 8
   n_train_trials: 160
   n_val_trials: 32
   eval_every: 10
   save_every: 10
   threads: 1
-)";
+)");
 
 ProcessResult run(const std::vector<std::string>& argv, const ScratchDir& dir, int as_user = -1) {
   static int calls = 0;

@@ -16,6 +16,7 @@
 #include "lrnn/io/checkpoint.hpp"
 #include "support/app_run.hpp"
 #include "support/process.hpp"
+#include "support/tiny_config.hpp"
 
 namespace lrnn {
 namespace {
@@ -39,20 +40,13 @@ fs::path write_config(const std::string& name, const std::string& text) {
   return p;
 }
 
-const char* kTiny = R"(rnn:
-  N: 24
-task:
-  T_burn: 2
-  T_stim: 6
-  T_avg: 2
-training:
-  batch_size: 8
+const std::string kTiny = test::tiny_config_yaml(R"(  batch_size: 8
   n_train_trials: 160
   n_val_trials: 32
   eval_every: 10
   save_every: 10
   threads: 1
-)";
+)");
 
 TEST(E2eTrain, WritesTheRunDirectory) {
   const fs::path dir = scratch() / "lrnn_e2e_run";

@@ -17,6 +17,7 @@
 #include "lrnn/io/checkpoint.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
+#include "support/process.hpp"
 
 namespace lrnn {
 namespace {
@@ -37,24 +38,10 @@ std::string mpirun(int ranks) {
 
 test::AppRun run(const std::string& cmd) { return test::run_app(cmd, ""); }
 
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path operator/(const std::string& f) const { return path_ / f; }
-
- private:
-  fs::path path_;
-};
-
 // 80 trials a batch are 5 blocks of 16: rank 0 solves and sums two, rank 1 three.
-std::string tiny_config(const TempDir& dir, const std::string& precision,
+std::string tiny_config(const test::ScratchDir& dir, const std::string& precision,
                         const std::string& extra = "") {
-  const fs::path p = dir / ("tiny_" + precision + ".yaml");
+  const fs::path p = dir.path() / ("tiny_" + precision + ".yaml");
   std::ofstream(p) << "rnn:\n  N: 24\ntask:\n  T_burn: 2\n  T_stim: 6\n  T_avg: 2\n"
                       "training:\n  batch_size: 80\n  n_train_trials: 800\n  n_val_trials: 40\n"
                       "  eval_every: 5\n  save_every: 5\n  threads: 1\n  precision: "
@@ -92,9 +79,9 @@ class DataParallel : public ::testing::TestWithParam<Case> {};
 
 TEST_P(DataParallel, TwoRanksGiveTheOneProcessCurveAndParameters) {
   const Case c = GetParam();
-  const TempDir dir(std::string("lrnn_mpi_dp_") + c.precision);
+  const test::ScratchDir dir(std::string("mpi_dp_") + c.precision);
   const std::string cfg = tiny_config(dir, c.precision);
-  const fs::path one = dir / "one", two = dir / "two";
+  const fs::path one = dir.path() / "one", two = dir.path() / "two";
   const test::AppRun a = run(std::string(LRNN_TRAIN_EXE) + " " + cfg + " --out " + one.string());
   ASSERT_EQ(a.exit_code, 0) << a.output;
   const test::AppRun b = run(mpirun(2) + LRNN_TRAIN_EXE + " " + cfg + " --out " + two.string());
@@ -135,9 +122,9 @@ INSTANTIATE_TEST_SUITE_P(Precisions, DataParallel,
                          });
 
 TEST(MpiTrain, OneRankUnderMpirunIsTheSerialRunBitForBit) {
-  const TempDir dir("lrnn_mpi_one");
+  const test::ScratchDir dir("mpi_one");
   const std::string cfg = tiny_config(dir, "float64");
-  const fs::path one = dir / "one", mpi1 = dir / "mpi1";
+  const fs::path one = dir.path() / "one", mpi1 = dir.path() / "mpi1";
   ASSERT_EQ(run(std::string(LRNN_TRAIN_EXE) + " " + cfg + " --out " + one.string()).exit_code, 0);
   const test::AppRun r = run(mpirun(1) + LRNN_TRAIN_EXE + " " + cfg + " --out " + mpi1.string());
   ASSERT_EQ(r.exit_code, 0) << r.output;
@@ -149,10 +136,10 @@ TEST(MpiTrain, OneRankUnderMpirunIsTheSerialRunBitForBit) {
 
 TEST(MpiTrain, ThreadsWithinRanksGiveTheSameBits) {
   // 64 trials: 4 blocks, 2 per rank, so that 2 threads per rank both have one.
-  const TempDir dir("lrnn_mpi_threads");
+  const test::ScratchDir dir("mpi_threads");
   const std::string cfg = tiny_config(dir, "float32", "");
   const std::string set = " --set training.batch_size=64 --set training.n_train_trials=640";
-  const fs::path t1 = dir / "t1", t2 = dir / "t2";
+  const fs::path t1 = dir.path() / "t1", t2 = dir.path() / "t2";
   const test::AppRun a =
       run(mpirun(2) + LRNN_TRAIN_EXE + " " + cfg + set + " --threads 1 --out " + t1.string());
   ASSERT_EQ(a.exit_code, 0) << a.output;
@@ -169,27 +156,27 @@ TEST(MpiTrain, ThreadsWithinRanksGiveTheSameBits) {
 }
 
 TEST(MpiTrain, ARankWithAnotherConfigEndsTheJobWithAMessage) {
-  const TempDir dir("lrnn_mpi_mismatch");
+  const test::ScratchDir dir("mpi_mismatch");
   const std::string cfg = tiny_config(dir, "float32");
   // Each rank gets its rank as seed: rank 1 trains another network.
   const test::AppRun r =
       run(mpirun(2) + "sh -c 'exec " + LRNN_TRAIN_EXE + " " + cfg + " --out " +
-          (dir / "run").string() + " --set training.seed=$OMPI_COMM_WORLD_RANK'");
+          (dir.path() / "run").string() + " --set training.seed=$OMPI_COMM_WORLD_RANK'");
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.output.find("rank 1: the config differs from rank 0's: 'training.seed: 1' here vs "
                           "'training.seed: 0' on rank 0"),
             std::string::npos)
       << r.output;
-  EXPECT_FALSE(fs::exists(dir / "run" / "metrics.jsonl")) << "nothing trained";
+  EXPECT_FALSE(fs::exists(dir.path() / "run" / "metrics.jsonl")) << "nothing trained";
 }
 
 TEST(MpiTrain, ARankThatFailsBringsTheJobDown) {
   // Rank 0 cannot write its step-10 checkpoint (a directory is in the way) while rank 1 goes on to
   // step 11's allreduce: without MPI_Abort rank 1 would wait there for ever.
-  const TempDir dir("lrnn_mpi_abort");
+  const test::ScratchDir dir("mpi_abort");
   const std::string cfg = tiny_config(dir, "float32");
   const std::string set = " --set training.n_train_trials=1600";  // 20 steps
-  const fs::path first = dir / "first", second = dir / "second";
+  const fs::path first = dir.path() / "first", second = dir.path() / "second";
   ASSERT_EQ(
       run(std::string(LRNN_TRAIN_EXE) + " " + cfg + set + " --out " + first.string()).exit_code, 0);
   fs::create_directories(second / "checkpoints" / "step_000010.h5" / "in_the_way");
@@ -203,13 +190,13 @@ TEST(MpiTrain, ARankThatFailsBringsTheJobDown) {
 }
 
 TEST(MpiTrain, ASignalOnOneRankStopsEveryRankAtTheSameStep) {
-  const TempDir dir("lrnn_mpi_signal");
-  const fs::path cfg = dir / "long.yaml";
+  const test::ScratchDir dir("mpi_signal");
+  const fs::path cfg = dir.path() / "long.yaml";
   std::ofstream(cfg) << "rnn:\n  N: 100\ntask:\n  T_burn: 2\n  T_stim: 18\n  T_avg: 2\n"
                         "training:\n  batch_size: 32\n  n_train_trials: 3200\n  n_epochs: 100\n"
                         "  n_val_trials: 32\n  eval_every: 1000\n  save_every: 1000\n"
                         "  threads: 1\n";
-  const fs::path out = dir / "run";
+  const fs::path out = dir.path() / "run";
   // Rank 1 sends itself SIGTERM once training has begun (rank 0 has written a metrics line; at
   // most a minute of waiting), so that a slow start cannot beat the signal handler; rank 0 hears
   // of it through the step's allreduce.
@@ -239,10 +226,10 @@ TEST(MpiTrain, ASignalOnOneRankStopsEveryRankAtTheSameStep) {
 }
 
 TEST(MpiSweep, RunsAreSpreadOverTheRanksWithTheOneProcessNumbers) {
-  const TempDir dir("lrnn_mpi_sweep");
+  const test::ScratchDir dir("mpi_sweep");
   const std::string cfg = tiny_config(dir, "float32");
   const std::string args = " --seeds 0:1 --grid rnn.R=1,2 --set training.n_train_trials=160 ";
-  const fs::path serial = dir / "serial", mpi = dir / "mpi";
+  const fs::path serial = dir.path() / "serial", mpi = dir.path() / "mpi";
   const test::AppRun a =
       run(std::string(LRNN_SWEEP_EXE) + " " + cfg + args + "--out " + serial.string());
   ASSERT_EQ(a.exit_code, 0) << a.output;

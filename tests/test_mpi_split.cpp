@@ -12,6 +12,7 @@
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/batch_gradient.hpp"
+#include "support/batch_setup.hpp"
 
 namespace lrnn {
 namespace {
@@ -59,25 +60,7 @@ TEST(RankRange, ContiguousCoveringAndBalanced) {
   }
 }
 
-struct SplitSetup {
-  Config config;
-  Network<double> net;
-  std::unique_ptr<ContextSwitchTask> task;
-  std::vector<std::int64_t> indices;
-};
-
-SplitSetup make_setup(Index trials) {
-  SplitSetup s;
-  s.config.rnn.N = 20;
-  s.config.task.T_burn = 2;
-  s.config.task.T_stim = 6;
-  s.config.task.T_avg = 2;
-  s.net = init_network<double>(s.config.rnn, 4);
-  s.task = std::make_unique<ContextSwitchTask>(s.config.task, 0.1, 4, 1000, 100, 0);
-  s.indices.resize(static_cast<std::size_t>(trials));
-  std::iota(s.indices.begin(), s.indices.end(), 3);
-  return s;
-}
+test::BatchSetup make_setup(Index trials) { return test::make_batch_setup(trials, 3); }
 
 class SplitOverRanks : public ::testing::TestWithParam<int> {};
 
@@ -88,7 +71,7 @@ TEST_P(SplitOverRanks, PartialSumsAddUpToTheOneProcessBatch) {
   constexpr Index kTrials = 83;
   // The same terms summed in another grouping: agreement to a few ulps of double.
   constexpr double kRelTol = 1e-13;
-  const SplitSetup s = make_setup(kTrials);
+  const test::BatchSetup s = make_setup(kTrials);
   BatchGradient<double> one(s.config.integrator, s.task->grid(), LabelType::kPm1, 2);
   Params<double> expect;
   const auto whole = one.loss_and_gradient(s.net, *s.task, Split::kTrain, s.indices.data(), kTrials,
@@ -127,7 +110,7 @@ TEST_P(SplitOverRanks, PartialSumsAddUpToTheOneProcessBatch) {
 
 TEST_P(SplitOverRanks, EvaluationPartsAddUpToTheWholeSet) {
   const int P = GetParam();
-  const SplitSetup s = make_setup(83);
+  const test::BatchSetup s = make_setup(83);
   BatchGradient<double> one(s.config.integrator, s.task->grid(), LabelType::kPm1, 1);
   const auto whole = one.evaluate(s.net, *s.task, Split::kValidation, s.indices.data(), 83);
   MetricsAccumulator metrics(LabelType::kPm1);

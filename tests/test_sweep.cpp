@@ -17,6 +17,8 @@
 #include "lrnn/train/sweep.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
+#include "support/process.hpp"
+#include "support/tiny_config.hpp"
 #include "support/xml_check.hpp"
 
 namespace lrnn {
@@ -24,39 +26,16 @@ namespace {
 
 namespace fs = std::filesystem;
 
-const char* kTiny = R"(rnn:
-  N: 24
-task:
-  T_burn: 2
-  T_stim: 6
-  T_avg: 2
-training:
-  batch_size: 16
+const std::string kTiny = test::tiny_config_yaml(R"(  batch_size: 16
   n_train_trials: 160
   n_val_trials: 32
   eval_every: 5
   save_every: 10
   threads: 1
-)";
+)");
 
-// A temporary directory, removed at the end of the test.
-class TempDir {
- public:
-  explicit TempDir(const std::string& name)
-      : path_(fs::temp_directory_path() / (name + "_" + std::to_string(::getpid()))) {
-    fs::remove_all(path_);
-    fs::create_directories(path_);
-  }
-  ~TempDir() { fs::remove_all(path_); }
-  fs::path operator/(const std::string& f) const { return path_ / f; }
-  std::string str() const { return path_.string(); }
-
- private:
-  fs::path path_;
-};
-
-std::string write_config(const TempDir& dir) {
-  const fs::path p = dir / "tiny.yaml";
+std::string write_config(const test::ScratchDir& dir) {
+  const fs::path p = dir.path() / "tiny.yaml";
   std::ofstream(p) << kTiny;
   return p.string();
 }
@@ -121,13 +100,13 @@ TEST(ParseGrid, KeyAndValuesWithFlowLists) {
 }
 
 TEST(PlanSweep, CartesianProductTimesSeeds) {
-  const TempDir dir("lrnn_sweep_plan");
+  const test::ScratchDir dir("sweep_plan");
   SweepOptions o;
   o.config_path = write_config(dir);
   o.seeds = {0, 11};
   o.grid = {parse_grid_axis("rnn.R=1,2"), parse_grid_axis("rnn.g=0.5,0.9")};
   o.overrides = {"training.learning_rate=0.02"};
-  o.out = (dir / "s").string();
+  o.out = (dir.path() / "s").string();
   const std::vector<SweepRun> runs = plan_sweep(o);
   ASSERT_EQ(runs.size(), 8u);
   // The first axis is the slowest, the seed the fastest.
@@ -140,7 +119,7 @@ TEST(PlanSweep, CartesianProductTimesSeeds) {
   EXPECT_EQ(runs[7].config.rnn.g, 0.9);
   EXPECT_EQ(runs[7].config.training.seed, 11u);
   EXPECT_EQ(runs[7].config.training.learning_rate, 0.02);
-  EXPECT_EQ(runs[7].config.output.dir, (dir / "s" / "R=2_g=0.9_seed11").string());
+  EXPECT_EQ(runs[7].config.output.dir, (dir.path() / "s" / "R=2_g=0.9_seed11").string());
 
   o.grid = {parse_grid_axis("rnn.R=1,0")};
   try {
@@ -195,9 +174,9 @@ constexpr const char* kColumns[] = {"index",
                                     "message"};
 
 TEST(SweepApp, TwoSeedsTimesTwoRanksWriteFourRunsTheTableAndTheFigure) {
-  const TempDir dir("lrnn_sweep_e2e");
+  const test::ScratchDir dir("sweep_e2e");
   const std::string cfg = write_config(dir);
-  const std::string out = (dir / "sweep").string();
+  const std::string out = (dir.path() / "sweep").string();
   const test::AppRun r = run_sweep_app(cfg + " --seeds 0:1 --grid rnn.R=1,2 --out " + out);
   ASSERT_EQ(r.exit_code, 0) << r.output;
   for (const char* run : {"R=1_seed0", "R=1_seed1", "R=2_seed0", "R=2_seed1"}) {
@@ -265,9 +244,9 @@ TEST(SweepApp, TwoSeedsTimesTwoRanksWriteFourRunsTheTableAndTheFigure) {
 TEST(SweepApp, JobArrayTasksThenCollect) {
   // What scripts/slurm_sweep.sh does: each task trains one seed at every grid point and writes
   // no table; a last job gathers the tables of all seeds.
-  const TempDir dir("lrnn_sweep_array");
+  const test::ScratchDir dir("sweep_array");
   const std::string cfg = write_config(dir);
-  const std::string out = (dir / "sweep").string();
+  const std::string out = (dir.path() / "sweep").string();
   for (const char* seed : {"2", "0"}) {
     const test::AppRun task =
         run_sweep_app(cfg + " --seeds " + seed + " --grid rnn.R=1,2 --no-summary --out " + out);
@@ -289,9 +268,9 @@ TEST(SweepApp, JobArrayTasksThenCollect) {
 }
 
 TEST(SweepApp, ADivergingRunIsARowNotTheEnd) {
-  const TempDir dir("lrnn_sweep_nan");
+  const test::ScratchDir dir("sweep_nan");
   const std::string cfg = write_config(dir);
-  const std::string out = (dir / "sweep").string();
+  const std::string out = (dir.path() / "sweep").string();
   // Without clipping, a learning rate of 1e30 overflows float32 within three steps.
   const test::AppRun r = run_sweep_app(cfg + " --seeds 0 --grid training.learning_rate=0.01,1e30 " +
                                        "--set training.grad_clip=0 --out " + out);
@@ -306,9 +285,9 @@ TEST(SweepApp, ADivergingRunIsARowNotTheEnd) {
 }
 
 TEST(SweepApp, BadInputIsOneLineAndExitCode2) {
-  const TempDir dir("lrnn_sweep_bad");
+  const test::ScratchDir dir("sweep_bad");
   const std::string cfg = write_config(dir);
-  const std::string out = (dir / "sweep").string();
+  const std::string out = (dir.path() / "sweep").string();
   const test::AppRun r = run_sweep_app(cfg + " --seeds 0:1 --grid rnn.R=1,0 --out " + out);
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.err.find("lrnn-sweep: error: run R=0_seed0: "), std::string::npos) << r.err;
@@ -322,13 +301,13 @@ TEST(SweepApp, StartedAsRanksOfABuildWithoutMpiIsRefused) {
   if (built_with_mpi()) GTEST_SKIP() << "this build has MPI";
   // What mpirun -np 2 would set: two processes that would each run the whole sweep into one
   // directory.
-  const TempDir dir("lrnn_sweep_nompi");
+  const test::ScratchDir dir("sweep_nompi");
   const std::string cfg = write_config(dir);
   const test::AppRun r = test::run_app("OMPI_COMM_WORLD_SIZE=2 " LRNN_SWEEP_EXE,
-                                       cfg + " --seeds 0 --out " + (dir / "s").string());
+                                       cfg + " --seeds 0 --out " + (dir.path() / "s").string());
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.err.find("built without MPI"), std::string::npos) << r.err;
-  EXPECT_FALSE(fs::exists(dir / "s"));
+  EXPECT_FALSE(fs::exists(dir.path() / "s"));
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #define OMPI_SKIP_MPICXX 1
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
+
+#include "lrnn/io/read_isolation.hpp"
 #endif
 
 namespace lrnn {
@@ -177,6 +179,9 @@ CommSession::CommSession([[maybe_unused]] int& argc, [[maybe_unused]] char**& ar
     owns_mpi_ = true;
   }
   world_ = std::make_unique<MpiComm>(MPI_COMM_WORLD);
+  // After MPI_Init a fork is unsafe with some transports (memory registered for RDMA is not
+  // mapped in the child): in a job of several ranks, no test reads in child processes.
+  if (world_->size() > 1) set_hdf5_read_isolation(false);
 #endif
 }
 

@@ -19,8 +19,8 @@
 #endif
 #endif
 
-#define LRNN_SKIP_WITHOUT_MALLOC_COUNTER()                                                        \
-  if (!::lrnn::test::kMallocCounting)                                                            \
+#define LRNN_SKIP_WITHOUT_MALLOC_COUNTER() \
+  if (!::lrnn::test::kMallocCounting)      \
   GTEST_SKIP() << "AddressSanitizer build: ASan owns malloc, so allocations cannot be counted"
 
 namespace lrnn::test {

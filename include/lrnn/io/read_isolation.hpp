@@ -15,7 +15,7 @@
 //
 // What it does not cover: a read that misbehaves without crashing (HDF5 reading past a buffer)
 // does so again here, and a file replaced between the two reads is read as it is then. Inside an
-// MPI job of several ranks the apps turn it off: a fork after MPI_Init is unsafe with some
+// MPI job of several ranks CommSession turns it off: a fork after MPI_Init is unsafe with some
 // transports (memory registered for RDMA is not mapped in the child).
 #pragma once
 
