@@ -48,6 +48,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.rnn.N_init_std, b.rnn.N_init_std);
   EXPECT_EQ(a.rnn.B_init_std, b.rnn.B_init_std);
   EXPECT_EQ(a.rnn.w_init_std, b.rnn.w_init_std);
+  EXPECT_EQ(a.rnn.noise_std, b.rnn.noise_std);
 
   EXPECT_EQ(a.task.T_burn, b.task.T_burn);
   EXPECT_EQ(a.task.T_stim, b.task.T_stim);
@@ -497,8 +498,10 @@ TEST(ConfigYaml, RoundTripIsExact) {
   Config flags = unusual_config();
   flags.training.train_M = true;
   flags.training.train_b = false;
+  Config noisy;  // Euler-Maruyama: the unusual config's rk45 refuses recurrent noise
+  noisy.rnn.noise_std = 1.0 / 3.0;
   for (const Config& original :
-       {Config{}, load_config(kConfigDir + "good_small.yaml"), unusual_config(), flags}) {
+       {Config{}, load_config(kConfigDir + "good_small.yaml"), unusual_config(), flags, noisy}) {
     const std::string text = to_yaml(original);
     SCOPED_TRACE(text);
     const Config back = parse_config(text, "round trip");
@@ -519,16 +522,18 @@ TEST(ConfigYaml, UnusualConfigDiffersFromDefaultsEverywhere) {
   while (std::getline(a, line_a) && std::getline(b, line_b)) {
     if (line_a.rfind("  ", 0) != 0) continue;  // section headers
     ++keys;
-    if (line_a == "  train_b: true") continue;  // one group must train; see RoundTripIsExact
+    if (line_a == "  train_b: true") continue;   // one group must train; see RoundTripIsExact
+    if (line_a == "  noise_std: 0.0") continue;  // rk45 refuses noise; see RoundTripIsExact
     EXPECT_NE(line_a, line_b);
   }
-  EXPECT_EQ(keys, 54);
+  EXPECT_EQ(keys, 55);
 }
 
 TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"rnn",
-       {"N", "R", "g", "tau", "d_in", "M_init_std", "N_init_std", "B_init_std", "w_init_std"}},
+       {"N", "R", "g", "tau", "d_in", "M_init_std", "N_init_std", "B_init_std", "w_init_std",
+        "noise_std"}},
       {"task",
        {"T_burn", "T_stim", "T_avg", "stim_mean_abs", "stim_std", "gamma_on", "gamma_off",
         "coherences", "input_noise_std", "noise_dt", "label_type", "trials_file"}},

@@ -69,7 +69,10 @@ Trials make_trials(const Config& config, const EvalOptions& options, const Dims&
 
 template <typename Scalar>
 EvalSummary run(const std::string& path, const EvalOptions& options, Config config) {
-  const auto ckpt = as_input([&] { return load_checkpoint<Scalar>(path); });
+  auto ckpt = as_input([&] { return load_checkpoint<Scalar>(path); });
+  // The dynamics' noise is the (possibly overridden) config's; test trials use its fixed stream.
+  ckpt.net.noise_std = config.rnn.noise_std;
+  ckpt.net.noise_seed = config.training.seed;
   EvalSummary summary;
   const Trials trials = make_trials(config, options, ckpt.net.dims());
   summary.trials = trials.description;
@@ -105,13 +108,16 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
   meta.trials = summary.trials;
   meta.config_yaml = to_yaml(config);
   write_eval_file(file("eval.h5"), traces, summary.metrics, meta);
-  write_text_file(file("metrics.json"),
-                  to_json(summary.metrics, {{"checkpoint", json_quote(path)},
-                                            {"step", std::to_string(meta.step)},
-                                            {"integrator", json_quote(meta.integrator)},
-                                            {"precision", json_quote(meta.precision)},
-                                            {"trials", json_quote(summary.trials)},
-                                            {"simulate_s", json_number(summary.simulate_s)}}));
+  write_text_file(
+      file("metrics.json"),
+      to_json(summary.metrics, {{"checkpoint", json_quote(path)},
+                                {"step", std::to_string(meta.step)},
+                                {"integrator", json_quote(meta.integrator)},
+                                {"precision", json_quote(meta.precision)},
+                                {"trials", json_quote(summary.trials)},
+                                {"noise_std", json_number(config.rnn.noise_std)},
+                                {"input_noise_std", json_number(config.task.input_noise_std)},
+                                {"simulate_s", json_number(summary.simulate_s)}}));
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
     plot_psychometric(summary.metrics.psychometric, file("psychometric.svg"));
@@ -148,6 +154,8 @@ EvalSummary evaluate_checkpoint(const std::string& checkpoint_path, const EvalOp
   Config config = checkpoint_config(checkpoint_path);
   if (options.integrator) config.integrator.method = *options.integrator;
   if (!options.coherences.empty()) config.task.coherences = options.coherences;
+  if (options.noise_std) config.rnn.noise_std = *options.noise_std;
+  if (options.input_noise_std) config.task.input_noise_std = *options.input_noise_std;
   try {
     validate(config);
   } catch (const ConfigError& e) {

@@ -98,6 +98,7 @@ void for_each_field(C& c, F&& f) {
   f("rnn", "N_init_std", c.rnn.N_init_std);
   f("rnn", "B_init_std", c.rnn.B_init_std);
   f("rnn", "w_init_std", c.rnn.w_init_std);
+  f("rnn", "noise_std", c.rnn.noise_std);
 
   f("task", "T_burn", c.task.T_burn);
   f("task", "T_stim", c.task.T_stim);
@@ -790,6 +791,7 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   check.non_negative("rnn.N_init_std", rnn.N_init_std);
   check.non_negative("rnn.B_init_std", rnn.B_init_std);
   check.non_negative("rnn.w_init_std", rnn.w_init_std);
+  check.non_negative("rnn.noise_std", rnn.noise_std);
 
   const TaskOptions& task = c.task;
   check.non_negative("task.T_burn", task.T_burn);
@@ -827,6 +829,14 @@ void validate_with_locations(const Config& c, const Locations* locations) {
     // Euler's gradient is the exact BPTT of its steps; the continuous adjoint is rk45's.
     check.fail_at({"integrator.gradient", "integrator.method"}, "integrator.gradient", "adjoint",
                   "needs integrator.method: rk45 (euler's gradient is bptt)");
+  }
+  if (integrator.method != Method::kEuler && rnn.noise_std > 0.0) {
+    // With noise the dynamics are an SDE: rk45's step control and both of its gradients assume
+    // a smooth right-hand side.
+    check.fail_at({"rnn.noise_std", "integrator.method"}, "rnn.noise_std",
+                  format_double(rnn.noise_std),
+                  "needs integrator.method: euler (an SDE needs an SDE solver); to evaluate such a "
+                  "network with rk45, use lrnn-eval --noise-std 0");
   }
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
   if (!from_file && !is_multiple(task.T_burn, dt)) {

@@ -302,6 +302,7 @@ class Trainer {
         order_epoch = epoch;
       }
       const std::int64_t* indices = order.data() + (s % steps_per_epoch_) * t.batch_size;
+      batch_grad_.set_noise_epoch(static_cast<std::uint32_t>(epoch));
       const double lr = learning_rate_at(t, s, total_steps_);
 
       const auto t_step = Clock::now();
@@ -443,6 +444,9 @@ class Trainer {
       throw InputError(options_.resume + ": precision differs from training.precision");
     }
     net_ = std::move(ck.net);
+    // The dynamics' noise is the config's (a checkpoint stores parameters, not dynamics).
+    net_.noise_std = config_.rnn.noise_std;
+    net_.noise_seed = config_.training.seed;
     adam_ = std::move(ck.adam);
     meta_.step = ck.info.meta.step;
     meta_.best_val_loss = ck.info.meta.best_val_loss;

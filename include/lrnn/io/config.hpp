@@ -22,6 +22,9 @@ struct RnnOptions {
   double N_init_std = 1.0;  ///< rnn.N_init_std: n ~ N(0, s²/N), >= 0
   double B_init_std = 1.0;  ///< rnn.B_init_std: B ~ N(0, s²/d_in), >= 0
   double w_init_std = 1.0;  ///< rnn.w_init_std: w ~ N(0, s²/N), >= 0
+  /// rnn.noise_std: sigma of the recurrent noise, the stationary std it gives a leaky unit
+  /// (Euler-Maruyama, euler only), >= 0; 0 = none
+  double noise_std = 0.0;
 };
 
 enum class LabelType { kPm1, kBinary };
