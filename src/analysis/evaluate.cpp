@@ -117,6 +117,7 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
                                 {"trials", json_quote(summary.trials)},
                                 {"noise_std", json_number(config.rnn.noise_std)},
                                 {"input_noise_std", json_number(config.task.input_noise_std)},
+                                {"stim_std", json_number(config.task.stim_std)},
                                 {"simulate_s", json_number(summary.simulate_s)}}));
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
@@ -156,6 +157,7 @@ EvalSummary evaluate_checkpoint(const std::string& checkpoint_path, const EvalOp
   if (!options.coherences.empty()) config.task.coherences = options.coherences;
   if (options.noise_std) config.rnn.noise_std = *options.noise_std;
   if (options.input_noise_std) config.task.input_noise_std = *options.input_noise_std;
+  if (options.stim_std) config.task.stim_std = *options.stim_std;
   try {
     validate(config);
   } catch (const ConfigError& e) {
