@@ -12,8 +12,10 @@
 # the spool and state directories, logs, and the pids of the daemons `up` started. The node has
 # the machine's CPUs (2 here) in one partition `short` (MaxTime 30 minutes, the default
 # partition); jobs may be requeued (JobRequeue=1); KillWait is 10 s (a time limit or scancel
-# sends SIGTERM, then SIGKILL 10 s later). The ports (LRNN_SLURM_PORT, default 16817, and the
-# next one) listen on 127.0.0.1 only. `up` and `down` are idempotent; `up` refuses to start next
+# sends SIGTERM, then SIGKILL 10 s later). The daemons talk over 127.0.0.1 on ports
+# LRNN_SLURM_PORT (default 16817) and the next one; Slurm has no option to listen on one interface
+# only, so they accept connections from anywhere, and munge refuses every message not signed with
+# this cluster's key (written here, mode 400). `up` and `down` are idempotent; `up` refuses to start next
 # to a slurmctld it did not start (exit 1).
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
