@@ -405,6 +405,10 @@ TEST(SweepResume, ASignalledRunResumesFromItsCheckpointBitForBit) {
   const std::int64_t stopped_at = std::stoll(rows[0].at("steps"));
   EXPECT_GT(stopped_at, 0);
   EXPECT_LT(stopped_at, 1000);
+  // --collect (a Slurm sweep's last job) reports an unfinished run with 1, as a missing one: the
+  // collect itself was not interrupted.
+  const test::AppRun collect = run_sweep_app(cfg + " --seeds 3 --collect --out " + part + kLong);
+  EXPECT_EQ(collect.exit_code, 1) << collect.output;
 
   const test::AppRun again = run_sweep_app(cfg + " --seeds 3 --out " + part + kLong);
   ASSERT_EQ(again.exit_code, 0) << again.output;

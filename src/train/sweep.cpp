@@ -589,7 +589,8 @@ SweepSummary run_sweep(const SweepOptions& options, const Comm& comm,
       if (!resume.empty()) spdlog::info("run {} {}: resuming from {}", run.index, run.name, resume);
       rec = train_run(run, options, comm, resume);
     }
-    if (rec->status == RunStatus::kInterrupted) summary.interrupted = true;
+    // A record found by --collect says how that run ended, not that this sweep was stopped.
+    if (rec->status == RunStatus::kInterrupted && !options.collect) summary.interrupted = true;
     if (on_run) on_run(run, *rec);
     mine += to_json(*rec) + "\n";
     summary.records.push_back(*rec);
