@@ -10,9 +10,10 @@
 #
 # Everything lives in $LRNN_SLURM_DIR (default build/slurm): slurm.conf, the munge key and socket,
 # the spool and state directories, logs, and the pids of the daemons `up` started. The node has
-# the machine's CPUs (2 here) in one partition `short` (MaxTime 30 minutes, the default
+# the machine's CPUs (2 here) in one partition `short` (MaxTime 1 hour, the default
 # partition); jobs may be requeued (JobRequeue=1); KillWait is 10 s (a time limit or scancel
-# sends SIGTERM, then SIGKILL 10 s later). The daemons talk over 127.0.0.1 on ports
+# sends SIGTERM, then SIGKILL 10 s later); a requeued job may start again 30 s after it ended
+# (cred_expire; Slurm's default is 120 s). The daemons talk over 127.0.0.1 on ports
 # LRNN_SLURM_PORT (default 16817) and the next one; Slurm has no option to listen on one interface
 # only, so they accept connections from anywhere, and munge refuses every message not signed with
 # this cluster's key (written here, mode 400). `up` and `down` are idempotent; `up` refuses to start next
@@ -74,7 +75,7 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-AuthInfo=socket=$dir/munge/munge.socket
+AuthInfo=socket=$dir/munge/munge.socket,cred_expire=30
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool
 SlurmctldPidFile=$dir/slurmctld.daemon.pid
@@ -98,7 +99,7 @@ MinJobAge=600
 SlurmctldTimeout=30
 SlurmdTimeout=60
 NodeName=$node NodeAddr=127.0.0.1 CPUs=$cpus RealMemory=$mem State=UNKNOWN
-PartitionName=short Nodes=$node Default=YES MaxTime=30:00 State=UP
+PartitionName=short Nodes=$node Default=YES DefaultTime=10:00 MaxTime=1:00:00 State=UP
 EOF
 }
 
@@ -145,7 +146,7 @@ up() {
     --socket="$dir/munge/munge.socket" --pid-file="$dir/munge/munged.pid" \
     --seed-file="$dir/munge/munged.seed" --log-file="$dir/log/munged.log"
   wait_for 10 munged test -S "$dir/munge/munge.socket"
-  start_daemon slurmctld slurmctld -D -i -f "$conf"
+  start_daemon slurmctld slurmctld -D -c -f "$conf"
   wait_for 30 slurmctld env SLURM_CONF="$conf" scontrol ping
   start_daemon slurmd slurmd -D -N "$node" -f "$conf"
   if ! (wait_for 30 "the node $node" node_ready); then
@@ -157,7 +158,7 @@ up() {
 }
 
 down() {
-  local quiet="${1:-}" pid
+  local quiet="${1:-}" pid alive=()
   [ -d "$dir" ] || { [ -n "$quiet" ] || say "not up (no $dir)"; return 0; }
   if live_pid slurmctld slurmctld > /dev/null; then
     local jobs
@@ -168,15 +169,30 @@ down() {
       sleep 0.5
     done
   fi
+  local pids=()
   for name in slurmd slurmctld munged; do
     pid="$(live_pid "$name" "$name" || true)"
-    if [ -n "$pid" ]; then kill -TERM "$pid" 2>/dev/null || true; fi
+    if [ -n "$pid" ]; then
+      pids+=("$pid")
+      kill -TERM "$pid" 2> /dev/null || true
+    fi
   done
-  for _ in $(seq 1 40); do
-    [ -z "$(marked_pids)" ] && break
+  mapfile -t -O ${#pids[@]} pids < <(marked_pids)
+  # Up to 20 s to save state and leave, then SIGKILL; a process that is gone fails kill -0.
+  for _ in $(seq 1 80); do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive+=("$pid"); done
+    [ ${#alive[@]} -eq 0 ] && break
     sleep 0.25
   done
-  for pid in $(marked_pids); do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${alive[@]}" $(marked_pids); do kill -KILL "$pid" 2> /dev/null || true; done
+  for _ in $(seq 1 20); do
+    alive=()
+    for pid in "${pids[@]}"; do kill -0 "$pid" 2> /dev/null && alive+=("$pid"); done
+    [ ${#alive[@]} -eq 0 ] && break
+    sleep 0.25
+  done
+  [ ${#alive[@]} -eq 0 ] || die "still running after SIGKILL: ${alive[*]}"
   rm -f "$dir"/{slurmd,slurmctld,munged}.pid
   [ -n "$quiet" ] || say "down"
 }
