@@ -312,6 +312,16 @@ TEST(SweepApp, StartedAsRanksOfABuildWithoutMpiIsRefused) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.err.find("built without MPI"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir.path() / "s"));
+  // srun -n 2 without an MPI plugin (a cluster whose MpiDefault is none) sets only Slurm's count.
+  const test::AppRun srun = test::run_app("SLURM_STEP_NUM_TASKS=2 " LRNN_SWEEP_EXE,
+                                          cfg + " --seeds 0 --out " + (dir.path() / "s").string());
+  EXPECT_EQ(srun.exit_code, 2) << srun.output;
+  EXPECT_NE(srun.err.find("built without MPI"), std::string::npos) << srun.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "s"));
+  // One task of a step (an array task under srun) is one process: it runs.
+  const test::AppRun one = test::run_app("SLURM_STEP_NUM_TASKS=1 " LRNN_SWEEP_EXE,
+                                         cfg + " --seeds 0 --out " + (dir.path() / "s").string());
+  EXPECT_EQ(one.exit_code, 0) << one.output;
 }
 
 // ---------------------------------------------------------------------------------------------
