@@ -6,6 +6,8 @@
 #                             time-limit tests cut into pieces (LRNN_SLURM_WORK/direct_long)
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$LRNN_SLURM_WORK"
+# Computed afresh: lrnn-sweep would reuse the runs of an earlier test run, made by another binary.
+case "${1:-}" in sanity) rm -rf "$LRNN_SLURM_WORK/direct" ;; long) rm -rf "$LRNN_SLURM_WORK/direct_long" ;; esac
 case "${1:-}" in
   sanity)
     log "direct sweep: configs/sanity.yaml, seeds 0:5"
