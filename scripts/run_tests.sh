@@ -9,7 +9,7 @@
 #                                    (slow_under_sanitizers below says which and why)
 #   scripts/run_tests.sh --slurm     also the Slurm tests (ctest -L slurm, tests/slurm/): a one-node
 #                                    cluster (scripts/slurm_local.sh, stopped again afterwards),
-#                                    lrnn-train of build-mpi for srun; about 15 minutes, mostly
+#                                    lrnn-train of build-mpi for srun; about 9 minutes, mostly
 #                                    waiting on Slurm, so not part of CI
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
