@@ -2,6 +2,7 @@
 # Installs the Debian 12 packages lrnn builds with, only those that are missing. Idempotent.
 #   scripts/install_deps.sh          build + test dependencies
 #   scripts/install_deps.sh --mpi    also OpenMPI (for -DLRNN_WITH_MPI=ON)
+#   scripts/install_deps.sh --slurm  also Slurm and munge (scripts/slurm_local.sh, run_tests.sh --slurm)
 #   scripts/install_deps.sh --fuzz   also clang with libFuzzer and its OpenMP (scripts/run_fuzz.sh)
 #   scripts/install_deps.sh --bench  also OpenBLAS, to compare with (scripts/bench.sh)
 #   scripts/install_deps.sh --profile  also GNU time (scripts/profile_run.sh)
@@ -16,6 +17,8 @@ packages=(
 for arg in "$@"; do
   case "$arg" in
     --mpi) packages+=(libopenmpi-dev openmpi-bin) ;;
+    # A one-node Slurm for the tests of the Slurm scripts (scripts/slurm_local.sh).
+    --slurm) packages+=(munge slurmctld slurmd slurm-client) ;;
     # OpenBLAS for the reference products of lrnn-bench (scripts/bench.sh); lrnn never links it.
     --bench) packages+=(libopenblas-dev) ;;
     # GNU time, for /usr/bin/time -v (scripts/profile_run.sh).
@@ -23,7 +26,7 @@ for arg in "$@"; do
     # libclang-rt-14-dev holds libFuzzer and clang's sanitizer runtimes, libomp-dev clang's
     # OpenMP, llvm the llvm-symbolizer (on PATH) that puts file:line into clang's reports.
     --fuzz) packages+=(clang libclang-rt-14-dev libomp-dev llvm) ;;
-    -h|--help) sed -n '2,7p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
     *) echo "install_deps.sh: unknown option '$arg'" >&2; exit 2 ;;
   esac
 done

@@ -1,19 +1,23 @@
 // Sweeps: parsing --seeds and --grid, the plan of runs, and the real lrnn-sweep (one process)
 // writing run directories, sweep.csv and sweep.svg; reuse of finished runs; a diverging run as a
-// row; --collect.
+// row; --collect; unfinished runs resumed from their newest checkpoint, bit for bit.
 #include <gtest/gtest.h>
+#include <signal.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
+#include "lrnn/io/checkpoint.hpp"
 #include "lrnn/train/sweep.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
@@ -308,6 +312,178 @@ TEST(SweepApp, StartedAsRanksOfABuildWithoutMpiIsRefused) {
   EXPECT_EQ(r.exit_code, 2) << r.output;
   EXPECT_NE(r.err.find("built without MPI"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir.path() / "s"));
+  // srun -n 2 without an MPI plugin (a cluster whose MpiDefault is none) sets only Slurm's count.
+  const test::AppRun srun = test::run_app("SLURM_STEP_NUM_TASKS=2 " LRNN_SWEEP_EXE,
+                                          cfg + " --seeds 0 --out " + (dir.path() / "s").string());
+  EXPECT_EQ(srun.exit_code, 2) << srun.output;
+  EXPECT_NE(srun.err.find("built without MPI"), std::string::npos) << srun.err;
+  EXPECT_FALSE(fs::exists(dir.path() / "s"));
+  // One task of a step (an array task under srun) is one process: it runs.
+  const test::AppRun one = test::run_app("SLURM_STEP_NUM_TASKS=1 " LRNN_SWEEP_EXE,
+                                         cfg + " --seeds 0 --out " + (dir.path() / "s").string());
+  EXPECT_EQ(one.exit_code, 0) << one.output;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resuming unfinished runs
+
+// 1000 steps of the tiny network (a few seconds): long enough that a signal sent after 40 steps
+// lands in the middle. Checkpoints every 10 steps, as a job's periodic ones.
+const std::string kLong = " --set training.n_epochs=100";
+
+std::string metrics_of(const std::string& run) {
+  return test::read_text((fs::path(run) / "metrics.jsonl").string());
+}
+
+// metrics.jsonl without the wall times: what must repeat exactly.
+std::vector<std::string> logged_numbers(const std::string& run) {
+  std::vector<std::string> out;
+  for (std::string line : test::lines_of(metrics_of(run))) {
+    const auto at = line.find("\"step_time_s\"");
+    if (at != std::string::npos) {
+      const auto end = line.find_first_of(",}", at);
+      line.erase(at, end - at);
+    }
+    out.push_back(line);
+  }
+  return out;
+}
+
+// Starts lrnn-sweep, waits until `run` has logged `lines` steps, sends `sig`, and returns how
+// it ended; fails the test if the sweep ended before that.
+test::ProcessResult stop_sweep_after(const std::vector<std::string>& argv, const std::string& run,
+                                     std::size_t lines, int sig, const std::string& capture) {
+  test::ChildProcess p(argv, capture);
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
+  while (test::count_lines(metrics_of(run)) < static_cast<int>(lines)) {
+    if (!p.running() || std::chrono::steady_clock::now() > deadline) {
+      ADD_FAILURE() << "the sweep ended (or hung) before step " << lines;
+      return p.wait();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  p.signal(sig);
+  return p.wait(60.0);
+}
+
+std::vector<std::string> sweep_argv(const std::string& cfg, const std::string& out,
+                                    const std::string& more) {
+  std::vector<std::string> argv = {LRNN_SWEEP_EXE, cfg, "--seeds", "3", "--out", out};
+  std::istringstream words(more);
+  for (std::string w; words >> w;) argv.push_back(w);
+  return argv;
+}
+
+// The runs of two sweep directories hold the same numbers: parameters, Adam state, best.h5 and
+// the metrics log; and their sweep.csv rows agree but for the wall time, rank and reuse.
+void expect_same_sweep(const std::string& a, const std::string& b, const std::string& run) {
+  for (const char* file : {"/final.h5", "/best.h5"}) {
+    SCOPED_TRACE(file);
+    const auto x = load_checkpoint<float>(a + "/" + run + file);
+    const auto y = load_checkpoint<float>(b + "/" + run + file);
+    EXPECT_TRUE((x.net.theta.flat().array() == y.net.theta.flat().array()).all());
+    EXPECT_TRUE((x.adam.m.array() == y.adam.m.array()).all());
+    EXPECT_TRUE((x.adam.v.array() == y.adam.v.array()).all());
+    EXPECT_EQ(x.info.meta.step, y.info.meta.step);
+    EXPECT_EQ(x.info.meta.best_step, y.info.meta.best_step);
+  }
+  EXPECT_EQ(logged_numbers(a + "/" + run), logged_numbers(b + "/" + run));
+  auto ra = read_csv(a + "/sweep.csv"), rb = read_csv(b + "/sweep.csv");
+  ASSERT_EQ(ra.size(), rb.size());
+  for (std::size_t i = 0; i < ra.size(); ++i) {
+    for (auto* rows : {&ra, &rb}) {
+      for (const char* c : {"wall_time_s", "rank", "reused"}) (*rows)[i].erase(c);
+    }
+    EXPECT_EQ(ra[i], rb[i]) << "row " << i;
+  }
+}
+
+TEST(SweepResume, ASignalledRunResumesFromItsCheckpointBitForBit) {
+  const test::ScratchDir dir("sweep_resume_signal");
+  const std::string cfg = write_config(dir);
+  const std::string full = dir / "full", part = dir / "part";
+  const test::AppRun direct = run_sweep_app(cfg + " --seeds 3 --out " + full + kLong);
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+
+  // SIGTERM, as scancel or a time limit sends it: a checkpoint and an "interrupted" record.
+  const test::ProcessResult stopped =
+      stop_sweep_after(sweep_argv(cfg, part, kLong), part + "/seed3", 40, SIGTERM, dir / "stopped");
+  ASSERT_EQ(stopped.exit_code, 143) << stopped.how() << " " << stopped.err;
+  const auto rows = read_csv(part + "/sweep.csv");
+  ASSERT_EQ(rows.size(), 1u);
+  ASSERT_EQ(rows[0].at("status"), "interrupted");
+  const std::int64_t stopped_at = std::stoll(rows[0].at("steps"));
+  EXPECT_GT(stopped_at, 0);
+  EXPECT_LT(stopped_at, 1000);
+  // --collect (a Slurm sweep's last job) reports an unfinished run with 1, as a missing one: the
+  // collect itself was not interrupted.
+  const test::AppRun collect = run_sweep_app(cfg + " --seeds 3 --collect --out " + part + kLong);
+  EXPECT_EQ(collect.exit_code, 1) << collect.output;
+
+  const test::AppRun again = run_sweep_app(cfg + " --seeds 3 --out " + part + kLong);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.err.find("run 0 seed3: resuming from " + part + "/seed3/checkpoints/step_"),
+            std::string::npos)
+      << again.err;
+  // The log of a resumed run goes on after the first part's.
+  const std::string log = test::read_text(part + "/seed3/train.log");
+  EXPECT_NE(log.find("interrupted at step"), std::string::npos);
+  EXPECT_NE(log.find("resuming from"), std::string::npos);
+  expect_same_sweep(full, part, "seed3");
+}
+
+TEST(SweepResume, AKilledRunWithoutARecordResumesFromItsNewestCheckpoint) {
+  const test::ScratchDir dir("sweep_resume_kill");
+  const std::string cfg = write_config(dir);
+  const std::string full = dir / "full", part = dir / "part";
+  const test::AppRun direct = run_sweep_app(cfg + " --seeds 3 --out " + full + kLong);
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+
+  // SIGKILL, as a lost node or Slurm's kill after KillWait: no record, checkpoints every 10 steps,
+  // and metrics.jsonl ahead of the newest checkpoint.
+  const test::ProcessResult killed =
+      stop_sweep_after(sweep_argv(cfg, part, kLong), part + "/seed3", 45, SIGKILL, dir / "killed");
+  ASSERT_EQ(killed.signal, SIGKILL) << killed.how();
+  ASSERT_FALSE(fs::exists(part + "/seed3/sweep_run.json"));
+
+  const test::AppRun again = run_sweep_app(cfg + " --seeds 3 --out " + part + kLong);
+  ASSERT_EQ(again.exit_code, 0) << again.output;
+  EXPECT_NE(again.err.find("resuming from"), std::string::npos) << again.err;
+  EXPECT_EQ(again.err.find("step_000000.h5"), std::string::npos) << "not from the start";
+  expect_same_sweep(full, part, "seed3");
+}
+
+TEST(SweepResume, FailedRunsAndCheckpointsOfAnotherConfigStartAgain) {
+  const test::ScratchDir dir("sweep_resume_restart");
+  const std::string cfg = write_config(dir);
+  const std::string full = dir / "full", part = dir / "part";
+  const std::string lr = " --set training.learning_rate=0.02";
+  const test::AppRun direct = run_sweep_app(cfg + " --seeds 3 --out " + full + kLong + lr);
+  ASSERT_EQ(direct.exit_code, 0) << direct.output;
+
+  // Interrupted at the default learning rate, then swept at another: the checkpoints are of
+  // another config, so the run starts again and ends as the direct run at that rate.
+  const test::ProcessResult stopped =
+      stop_sweep_after(sweep_argv(cfg, part, kLong), part + "/seed3", 40, SIGTERM, dir / "stopped");
+  ASSERT_EQ(stopped.exit_code, 143) << stopped.how() << " " << stopped.err;
+  const test::AppRun other = run_sweep_app(cfg + " --seeds 3 --out " + part + kLong + lr);
+  ASSERT_EQ(other.exit_code, 0) << other.output;
+  EXPECT_EQ(other.err.find("resuming from"), std::string::npos) << other.err;
+  expect_same_sweep(full, part, "seed3");
+
+  // A record that says "failed" is trained again from the start, though checkpoints are there.
+  const std::string record = part + "/seed3/sweep_run.json";
+  std::string text = test::read_text(record);
+  const auto at = text.find("\"status\": \"ok\"");
+  ASSERT_NE(at, std::string::npos) << text;
+  text.replace(at, 14, "\"status\": \"failed\"");
+  std::ofstream(record) << text;
+  const test::AppRun failed = run_sweep_app(cfg + " --seeds 3 --out " + part + kLong + lr);
+  ASSERT_EQ(failed.exit_code, 0) << failed.output;
+  EXPECT_EQ(failed.err.find("resuming from"), std::string::npos) << failed.err;
+  EXPECT_NE(failed.err.find("run 0 seed3: ok"), std::string::npos) << failed.err;
+  EXPECT_EQ(test::read_text(part + "/seed3/train.log").find("resuming from"), std::string::npos);
+  expect_same_sweep(full, part, "seed3");
 }
 
 }  // namespace

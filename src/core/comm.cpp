@@ -157,7 +157,9 @@ bool built_with_mpi() {
 
 std::string mpi_launch_problem() {
   if (built_with_mpi()) return "";
-  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE"}) {
+  // SLURM_STEP_NUM_TASKS: srun's tasks of a step, set without any MPI plugin (srun -n 2 on a
+  // cluster whose MpiDefault is none); the batch script of sbatch -n 2 runs once and has none.
+  for (const char* var : {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"}) {
     const char* value = std::getenv(var);
     if (value != nullptr && std::atoi(value) > 1) {
       return std::string("started as one of ") + value +

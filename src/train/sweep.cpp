@@ -18,6 +18,7 @@
 
 #include "io/flat_json.hpp"
 #include "lrnn/core/errors.hpp"
+#include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/io/svg_plot.hpp"
 #include "lrnn/io/text_file.hpp"
@@ -114,10 +115,11 @@ std::string point_label(const std::vector<SweepAxis>& grid,
 
 // Replaces spdlog's default logger with one that writes train.log of a run only, for as long as
 // the run lasts: the sweep's terminal gets one line per run, the run's log file everything.
+// A resumed run appends to the log of its earlier parts.
 class RunLogger {
  public:
-  explicit RunLogger(const std::string& path) : previous_(spdlog::default_logger()) {
-    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/true);
+  RunLogger(const std::string& path, bool append) : previous_(spdlog::default_logger()) {
+    auto sink = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/!append);
     sink->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
     auto logger = std::make_shared<spdlog::logger>("lrnn-run", sink);
     logger->flush_on(spdlog::level::info);
@@ -171,22 +173,88 @@ std::optional<SweepRecord> stored_record(const SweepRun& run) {
 }
 
 // A finished record: ok, or diverged (a rerun of the same config would diverge again, bit for
-// bit). Failed and interrupted runs are trained again.
+// bit). Failed, interrupted and unrecorded runs are trained again (resume_checkpoint says from
+// where).
 std::optional<SweepRecord> finished_record(const SweepRun& run) {
   std::optional<SweepRecord> r = stored_record(run);
   if (r && r->status != RunStatus::kOk && r->status != RunStatus::kDiverged) return std::nullopt;
   return r;
 }
 
-SweepRecord train_run(const SweepRun& run, const SweepOptions& options, const Comm& comm) {
+// True if the checkpoint at `path` was written by this run's config (output.dir aside: the
+// sweep directory may have been given another way) at its precision. False for a file that
+// does not read: an older checkpoint may still do.
+bool checkpoint_of(const SweepRun& run, const std::string& path) {
+  try {
+    const CheckpointInfo info = read_checkpoint_info(path);
+    Config saved = parse_config(info.meta.config_yaml, path + ":/config_yaml");
+    saved.output.dir = run.config.output.dir;
+    return info.meta.precision == run.config.training.precision &&
+           to_yaml(saved) == to_yaml(run.config);
+  } catch (const Error&) {
+    return false;
+  }
+}
+
+// The checkpoint an unfinished run continues from: the newest checkpoints/step_NNNNNN.h5 of this
+// run's config, if its record says it was interrupted (a signal: scancel, a time limit, a
+// requeue) or it has no record (the process was killed: SIGKILL, a lost node). A run that
+// failed starts again (its error may have been anywhere), as does one whose checkpoints are of
+// another config (the sweep was changed). "" when the run starts from the beginning.
+std::string resume_checkpoint(const SweepRun& run) {
+  const std::optional<SweepRecord> r = stored_record(run);
+  if (r && r->status != RunStatus::kInterrupted) return "";
+  const RunDir dir{run.config.output.dir};
+  std::map<std::int64_t, std::string, std::greater<>> by_step;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(dir.checkpoints(), ec)) {
+    const std::string f = e.path().filename().string();
+    std::int64_t step = -1;
+    // step_NNNNNN.h5: the name is what RunDir::step_checkpoint writes.
+    if (f.size() == 14 && f.rfind("step_", 0) == 0 && f.substr(11) == ".h5") {
+      const auto [end, err] = std::from_chars(f.data() + 5, f.data() + 11, step);
+      if (err != std::errc() || end != f.data() + 11) continue;
+      by_step[step] = e.path().string();
+    }
+  }
+  for (const auto& [step, path] : by_step) {
+    if (checkpoint_of(run, path)) return path;
+  }
+  return "";
+}
+
+// The batch loss of the last step in metrics.jsonl, for a run resumed at its last step (which
+// trains no step, so on_step never reports it). NaN if unknown.
+double last_logged_loss(const RunDir& dir) {
+  std::ifstream in(dir.metrics());
+  std::string last;
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) last = line;
+  }
+  try {
+    const detail::FlatJsonObject o = detail::parse_flat_json_object(last);
+    const detail::JsonScalar* v = detail::find(o, "loss");
+    if (v != nullptr && v->type == detail::JsonScalar::Type::kNumber) return v->number;
+  } catch (const detail::JsonParseError&) {
+  }
+  return kNaN;
+}
+
+SweepRecord train_run(const SweepRun& run, const SweepOptions& options, const Comm& comm,
+                      const std::string& resume) {
   SweepRecord rec = blank_record(run);
   rec.rank = comm.rank();
   const auto t0 = std::chrono::steady_clock::now();
   std::optional<RunDir> dir;
   try {
-    dir = prepare_run_dir(run.config.output.dir, RunDirMode::kOverwrite);
-    const RunLogger logger(dir->log());
+    dir = prepare_run_dir(run.config.output.dir,
+                          resume.empty() ? RunDirMode::kOverwrite : RunDirMode::kResume);
+    // The record of the earlier part goes: a run killed now has none, and is resumed again.
+    std::error_code ec;
+    fs::remove(record_path(run), ec);
+    const RunLogger logger(dir->log(), !resume.empty());
     TrainRunOptions o;
+    o.resume = resume;
     o.threads =
         options.threads > 0 ? options.threads : resolve_threads(run.config.training.threads, comm);
     o.stop_requested = options.stop_requested;
@@ -195,9 +263,11 @@ SweepRecord train_run(const SweepRun& run, const SweepOptions& options, const Co
       rec.train_loss = r.loss;
     };
     const TrainSummary s = train(run.config, *dir, o);
+    if (s.status == TrainStatus::kInterrupted) spdlog::warn("{}", s.message);
     rec.status = s.status == TrainStatus::kInterrupted ? RunStatus::kInterrupted : RunStatus::kOk;
     rec.message = s.message;
     rec.steps = s.steps_done;
+    if (!std::isfinite(rec.train_loss) && rec.steps > 0) rec.train_loss = last_logged_loss(*dir);
     if (s.final_validation.n > 0) {
       rec.val_loss = s.final_validation.loss;
       rec.val_accuracy = s.final_validation.accuracy;
@@ -514,8 +584,13 @@ SweepSummary run_sweep(const SweepOptions& options, const Comm& comm,
     } else if (!options.rerun) {
       rec = finished_record(run);
     }
-    if (!rec) rec = train_run(run, options, comm);
-    if (rec->status == RunStatus::kInterrupted) summary.interrupted = true;
+    if (!rec) {
+      const std::string resume = options.rerun ? "" : resume_checkpoint(run);
+      if (!resume.empty()) spdlog::info("run {} {}: resuming from {}", run.index, run.name, resume);
+      rec = train_run(run, options, comm, resume);
+    }
+    // A record found by --collect says how that run ended, not that this sweep was stopped.
+    if (rec->status == RunStatus::kInterrupted && !options.collect) summary.interrupted = true;
     if (on_run) on_run(run, *rec);
     mine += to_json(*rec) + "\n";
     summary.records.push_back(*rec);

@@ -56,8 +56,9 @@ const Comm& serial_comm();
 bool built_with_mpi();
 
 /// Empty, unless a launcher started this process as one of several ranks (mpirun sets
-/// OMPI_COMM_WORLD_SIZE, srun with PMI sets PMI_SIZE) and lrnn was built without MPI: then every
-/// process would train alone and write the same files, and this is the message that says so.
+/// OMPI_COMM_WORLD_SIZE, srun with PMI sets PMI_SIZE, srun -n N sets SLURM_STEP_NUM_TASKS) and lrnn
+/// was built without MPI: then every process would train alone and write the same files, and this
+/// is the message that says so.
 std::string mpi_launch_problem();
 
 /// The process's communicator for its lifetime. With MPI, the constructor initialises MPI (threads:

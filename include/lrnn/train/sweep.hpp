@@ -11,7 +11,10 @@
 // point, every seed a point, mean ± s.d.). A run that diverges or fails is a row with its status,
 // not the end of the sweep. A run whose record says it finished (ok or diverged: a rerun would
 // give the same numbers) is reused, not trained again, so a sweep cut short resumes where it
-// stopped; an unfinished run starts again from its beginning.
+// stopped. An unfinished run resumes from its newest checkpoint, bit for bit as if never stopped,
+// when its record says "interrupted" (a signal: scancel, a time limit, a requeue) or it has no
+// record (the process was killed); one that "failed", or whose checkpoints are of another config,
+// starts again from its beginning. --rerun starts every run again.
 #pragma once
 
 #include <atomic>
