@@ -95,6 +95,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.training.save_every, b.training.save_every);
   EXPECT_EQ(a.training.on_nan, b.training.on_nan);
   EXPECT_EQ(a.training.threads, b.training.threads);
+  EXPECT_EQ(a.training.stop_at_val_accuracy, b.training.stop_at_val_accuracy);
+  EXPECT_EQ(a.training.stop_patience, b.training.stop_patience);
 
   EXPECT_EQ(a.output.dir, b.output.dir);
 }
@@ -157,6 +159,8 @@ Config unusual_config() {
   c.training.save_every = 9;
   c.training.on_nan = OnNan::kSkip;
   c.training.threads = 12;
+  c.training.stop_at_val_accuracy = 0.75;
+  c.training.stop_patience = 3;
   c.output.dir = "runs/ünïcode dir: 'x'";
   return c;
 }
@@ -522,7 +526,7 @@ TEST(ConfigYaml, UnusualConfigDiffersFromDefaultsEverywhere) {
     if (line_a == "  train_b: true") continue;  // one group must train; see RoundTripIsExact
     EXPECT_NE(line_a, line_b);
   }
-  EXPECT_EQ(keys, 54);
+  EXPECT_EQ(keys, 56);
 }
 
 TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
@@ -534,12 +538,32 @@ TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
         "coherences", "input_noise_std", "noise_dt", "label_type", "trials_file"}},
       {"integrator",
        {"method", "gradient", "dt", "rtol", "atol", "dt_min", "max_steps", "checkpoints"}},
-      {"training",
-       {"seed",       "precision",        "batch_size",    "n_train_trials", "n_val_trials",
-        "n_epochs",   "balanced_batches", "learning_rate", "lr_schedule",    "lr_final_fraction",
-        "adam_beta1", "adam_beta2",       "adam_eps",      "grad_clip",      "weight_decay",
-        "train_M",    "train_N",          "train_B",       "train_w",        "train_b",
-        "eval_every", "save_every",       "on_nan",        "threads"}},
+      {"training", {"seed",
+                    "precision",
+                    "batch_size",
+                    "n_train_trials",
+                    "n_val_trials",
+                    "n_epochs",
+                    "balanced_batches",
+                    "learning_rate",
+                    "lr_schedule",
+                    "lr_final_fraction",
+                    "adam_beta1",
+                    "adam_beta2",
+                    "adam_eps",
+                    "grad_clip",
+                    "weight_decay",
+                    "train_M",
+                    "train_N",
+                    "train_B",
+                    "train_w",
+                    "train_b",
+                    "eval_every",
+                    "save_every",
+                    "on_nan",
+                    "threads",
+                    "stop_at_val_accuracy",
+                    "stop_patience"}},
       {"output", {"dir"}},
   };
   const YAML::Node doc = YAML::Load(to_yaml(Config{}));

@@ -145,6 +145,8 @@ void for_each_field(C& c, F&& f) {
   f("training", "save_every", c.training.save_every);
   f("training", "on_nan", c.training.on_nan);
   f("training", "threads", c.training.threads);
+  f("training", "stop_at_val_accuracy", c.training.stop_at_val_accuracy);
+  f("training", "stop_patience", c.training.stop_patience);
 
   f("output", "dir", c.output.dir);
 }
@@ -878,6 +880,13 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   check.at_least("training.eval_every", training.eval_every, 1);
   check.at_least("training.save_every", training.save_every, 1);
   check.at_least("training.threads", training.threads, 0);
+  check.unit_interval("training.stop_at_val_accuracy", training.stop_at_val_accuracy, true);
+  check.at_least("training.stop_patience", training.stop_patience, 1);
+  if (training.stop_patience > 1 && training.stop_at_val_accuracy == 0.0) {
+    check.fail_at({"training.stop_patience", "training.stop_at_val_accuracy"},
+                  "training.stop_patience", std::to_string(training.stop_patience),
+                  "needs training.stop_at_val_accuracy > 0 (the stop rule is off at 0)");
+  }
 
   if (c.output.dir.empty()) check.fail_key("output.dir", "\"\"", "must not be empty");
 }

@@ -92,7 +92,13 @@ struct TrainingOptions {
   int eval_every = 100;             ///< training.eval_every: validation interval in steps, >= 1
   int save_every = 100;             ///< training.save_every: checkpoint interval in steps, >= 1
   OnNan on_nan = OnNan::kStop;      ///< training.on_nan: stop | skip
-  int threads = 0;                  ///< training.threads: 0 = all cores; --threads overrides
+  /// training.stop_at_val_accuracy: end the run once the validation accuracy of every context is
+  /// at or above this for stop_patience validations in a row, in [0, 1]; 0 = off (run all steps)
+  double stop_at_val_accuracy = 0.0;
+  /// training.stop_patience: validations in a row the stop rule waits for, >= 1; needs
+  /// stop_at_val_accuracy > 0 when above 1
+  int stop_patience = 1;
+  int threads = 0;  ///< training.threads: 0 = all cores; --threads overrides
 
   /// Optimizer steps of the whole run: n_epochs * floor(n_train_trials / batch_size).
   std::int64_t total_steps() const {
