@@ -33,7 +33,8 @@ Rk45Adjoint<Scalar>::Rk45Adjoint(const TimeGrid& grid, const AdaptiveDriverOptio
       rhs_(grid),
       vjp_(std::make_unique<detail::RnnVjp<Scalar>>()),
       leaf_steps_(std::max(checkpoints, 2)),
-      max_parts_(std::max(checkpoints, 2)) {
+      max_parts_(std::max(checkpoints, 2)),
+      replay_stepper_(options.scheme) {
   if (checkpoints < 1) {
     throw ConfigError("integrator.checkpoints = " + std::to_string(checkpoints) + ": must be >= 1");
   }

@@ -40,8 +40,8 @@ struct EnumNames;
 
 template <>
 struct EnumNames<Method> {
-  static constexpr std::array<std::pair<Method, const char*>, 2> kValues{
-      {{Method::kEuler, "euler"}, {Method::kRk45, "rk45"}}};
+  static constexpr std::array<std::pair<Method, const char*>, 3> kValues{
+      {{Method::kEuler, "euler"}, {Method::kRk45, "rk45"}, {Method::kTsit5, "tsit5"}}};
 };
 template <>
 struct EnumNames<GradientKind> {
@@ -828,7 +828,7 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   if (integrator.method == Method::kEuler && integrator.gradient == GradientKind::kAdjoint) {
     // Euler's gradient is the exact BPTT of its steps; the continuous adjoint is rk45's.
     check.fail_at({"integrator.gradient", "integrator.method"}, "integrator.gradient", "adjoint",
-                  "needs integrator.method: rk45 (euler's gradient is bptt)");
+                  "needs integrator.method: rk45 or tsit5 (euler's gradient is bptt)");
   }
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
   if (!from_file && !is_multiple(task.T_burn, dt)) {

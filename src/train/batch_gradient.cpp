@@ -108,7 +108,7 @@ void BatchGradient<Scalar>::reduce(Result& r, Params<Scalar>* grad, std::span<do
   std::copy_n(buf + n_grad + 1 + n_metrics, also_sum.size(), also_sum.begin());
   // Euler blocks all take the same K steps; adaptive blocks differ, and the batch's work is that
   // of the busiest block on any rank.
-  if (integrator_.method == Method::kRk45) {
+  if (integrator_.method != Method::kEuler) {
     double stats[4] = {
         static_cast<double>(r.stats.steps_accepted), static_cast<double>(r.stats.steps_rejected),
         static_cast<double>(r.stats.rhs_forward), static_cast<double>(r.stats.rhs_backward)};
