@@ -378,9 +378,9 @@ TEST(ConfigText, WrongTypesNameKeyAndValue) {
   EXPECT_EQ(parse_error("training:\n  train_M: on\n"),
             "test.yaml:2: training.train_M = on: must be true or false");
   EXPECT_EQ(parse_error("integrator:\n  method: Euler\n"),
-            "test.yaml:2: integrator.method = Euler: must be euler or rk45");
+            "test.yaml:2: integrator.method = Euler: must be euler, rk45 or tsit5");
   EXPECT_EQ(parse_error("training:\n  precision: double\n"),
-            "test.yaml:2: training.precision = double: must be float32 or float64");
+            "test.yaml:2: training.precision = double: must be float32, float64 or bf16");
   EXPECT_EQ(parse_error("output:\n  dir: {a: 1}\n"),
             "test.yaml:2: output.dir = {a: 1}: must be a string");
   EXPECT_EQ(parse_error("task:\n  coherences: [0.1, x]\n"),

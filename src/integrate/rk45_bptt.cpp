@@ -47,6 +47,7 @@ void Rk45Bptt<Scalar>::record(double t0, double t1, const Mat& Z0) {
 template <typename Scalar>
 void Rk45Bptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                                Eigen::Ref<VecX<Scalar>> y_bar) {
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
   rnn_stop_times(grid_, batch, stops_);
   begin_tape(rhs_.rows(), rhs_.cols());
@@ -71,6 +72,7 @@ void Rk45Bptt<Scalar>::forward_replay(const Network<Scalar>& net, const TrialBat
   if (steps.empty() || steps.front().t0 != 0.0 || steps.back().t1 != grid_.T) {
     throw Error("rk45 replay: the steps must run from 0 to T");
   }
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
   const Index rows = rhs_.rows(), cols = rhs_.cols();
   // The spans may be this object's own steps_, which begin_tape clears: replay from a copy.
@@ -108,8 +110,9 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
   if (tape_.rows() != rows || batch.n_trials != Bt) {
     throw Error("rk45 backward: called without a matching forward");
   }
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
-  vjp_->begin(net, Bt);
+  vjp_->begin(net, Bt, this->bulk_mode());
   for (Mat* m : {&lam_, &mu_}) m->resize(rows, Bt);
   for (Index i = 0; i < 6; ++i) {
     Y_[static_cast<std::size_t>(i)].resize(rows, Bt);

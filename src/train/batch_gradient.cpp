@@ -29,6 +29,12 @@ void BatchGradient<Scalar>::set_cancel(const std::atomic<bool>* flag) {
 }
 
 template <typename Scalar>
+void BatchGradient<Scalar>::set_bulk_mode(BulkMode mode) {
+  bulk_mode_ = mode;
+  for (Worker& wk : workers_) wk.method->set_bulk_mode(mode);
+}
+
+template <typename Scalar>
 RankRange BatchGradient<Scalar>::my_blocks(Index count) const {
   const Index n_blocks = (count + kTrialsPerBlock - 1) / kTrialsPerBlock;
   return rank_range(n_blocks, comm_->rank(), comm_->size());
@@ -49,6 +55,7 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(
     auto& method = workers_.emplace_back().method;
     method = make_gradient_method<Scalar>(integrator_, grid_);
     method->set_cancel(cancel_);
+    method->set_bulk_mode(bulk_mode_);
   }
   std::exception_ptr error;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)

@@ -68,11 +68,13 @@ enum class OnNan { kStop, kSkip };
 /// `training:` Adam on the window loss (DESIGN.md section 4).
 struct TrainingOptions {
   std::uint64_t seed = 0;  ///< training.seed: keys C, the initial parameters and data
-  Precision precision = Precision::kFloat32;  ///< training.precision: float32 | float64
-  int batch_size = 32;                        ///< training.batch_size: trials per step, >= 1
-  int n_train_trials = 10000;                 ///< training.n_train_trials: >= batch_size
-  int n_val_trials = 500;                     ///< training.n_val_trials: >= 1
-  int n_epochs = 1;  ///< training.n_epochs: passes over the training trials, >= 1
+  /// training.precision: float32 | float64 | bf16 (float32 with the bulk product's inputs in
+  /// bfloat16; needs integrator.rtol >= 1e-3 with rk45 and tsit5)
+  Precision precision = Precision::kFloat32;
+  int batch_size = 32;         ///< training.batch_size: trials per step, >= 1
+  int n_train_trials = 10000;  ///< training.n_train_trials: >= batch_size
+  int n_val_trials = 500;      ///< training.n_val_trials: >= 1
+  int n_epochs = 1;            ///< training.n_epochs: passes over the training trials, >= 1
   /// training.balanced_batches: order each epoch so that every batch holds the task's conditions
   /// (context x stimulus signs) in equal numbers, instead of plain random order
   bool balanced_batches = true;

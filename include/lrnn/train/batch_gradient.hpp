@@ -65,6 +65,9 @@ class BatchGradient {
   /// allreduce.
   void set_cancel(const std::atomic<bool>* flag);
 
+  /// How every solve computes its bulk product (GradientMethod::set_bulk_mode).
+  void set_bulk_mode(BulkMode mode);
+
  private:
   /// What a thread needs to solve a block: its own gradient method (with its tape) and buffers.
   /// One per thread, not per block, so memory grows with the thread count, not the trial count.
@@ -98,6 +101,7 @@ class BatchGradient {
   int threads_;
   const Comm* comm_;
   const std::atomic<bool>* cancel_ = nullptr;
+  BulkMode bulk_mode_ = BulkMode::kNative;
   std::vector<Worker> workers_;
   std::vector<Block> blocks_;
   std::vector<double> reduce_buffer_;  ///< [grad, loss, metrics, also_sum], sized once
