@@ -49,6 +49,10 @@ TEST(Bf16, RoundsToNearestEven) {
   EXPECT_EQ(to_bf16_bits(1.0f), 0x3f80);
   EXPECT_EQ(to_bf16_bits(-2.0f), 0xc000);
   EXPECT_TRUE(std::isnan(round_to_bf16(std::numeric_limits<float>::quiet_NaN())));
+  // Subnormals flush to a zero of their sign, as the AVX512-BF16 instruction does.
+  EXPECT_EQ(to_bf16_bits(1e-40f), 0x0000);
+  EXPECT_EQ(to_bf16_bits(-1e-40f), 0x8000);
+  EXPECT_EQ(round_to_bf16(std::numeric_limits<float>::min()), std::numeric_limits<float>::min());
   EXPECT_EQ(round_to_bf16(std::numeric_limits<float>::infinity()),
             std::numeric_limits<float>::infinity());
   // The largest float is nearer to 2^128 than to the largest bfloat16: it rounds to infinity.

@@ -20,7 +20,8 @@
 
 namespace lrnn::detail {
 
-/// bfloat16 of x by round to nearest even (NaN stays NaN), as its upper 16 bits.
+/// bfloat16 of x by round to nearest even (NaN stays NaN, a subnormal becomes a signed zero), as
+/// its upper 16 bits.
 std::uint16_t to_bf16_bits(float x);
 
 /// x rounded to the nearest bfloat16 (ties to even), as a float.
