@@ -85,6 +85,22 @@ bool bf16_uses_onednn() {
 #if LRNN_WITH_ONEDNN
 namespace {
 
+// oneDNN's work on one thread, whatever the caller's OpenMP settings: the trainer's parallelism
+// is over blocks of trials, a product summed by one thread sums in one order, and oneDNN would
+// otherwise start a team for every small product and conversion (whose idle threads then spin:
+// 40x slower at N = 32 on a busy machine). A primitive keeps the thread count it was made with,
+// so making one is guarded too.
+class OneOpenMpThread {
+ public:
+  OneOpenMpThread() : threads_(omp_get_max_threads()) { omp_set_num_threads(1); }
+  ~OneOpenMpThread() { omp_set_num_threads(threads_); }
+  OneOpenMpThread(const OneOpenMpThread&) = delete;
+  OneOpenMpThread& operator=(const OneOpenMpThread&) = delete;
+
+ private:
+  int threads_;
+};
+
 // One direction's matmul: dst (cols x n, row-major: the n x cols block column-major) = src (cols
 // x n: the block X, converted) times weights (n x n: Cᵀ for C X, C for Cᵀ X, in the kernel's own
 // layout).
@@ -95,6 +111,11 @@ struct OneDnnProduct {
   dnnl::memory src;
   dnnl::memory dst;
   std::string impl;
+  // C (float32, column-major with leading dimension ld) into weights: made on the first pack()
+  // and again only when ld changes (making one costs more than running it).
+  dnnl::memory user;
+  dnnl::reorder convert;
+  Index ld = -1;
 };
 
 }  // namespace
@@ -140,6 +161,8 @@ void Bf16Gemm::reserve(Index n, Index cols) {
   const memory::desc dst_md(src_dims, memory::data_type::f32, memory::format_tag::ab);
   const memory::desc w_any(w_dims, memory::data_type::bf16, memory::format_tag::any);
   m.src_bits.assign(static_cast<std::size_t>(n * cols), 0);
+  // oneDNN fixes a primitive's thread count when it makes it: one, as it runs.
+  const OneOpenMpThread one;
   for (int d = 0; d < 2; ++d) {
     const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_any, dst_md), m.engine);
     OneDnnProduct& p = m.product[d];
@@ -149,6 +172,7 @@ void Bf16Gemm::reserve(Index n, Index cols) {
     p.src = memory(src_md, m.engine, m.src_bits.data());
     p.dst = memory(dst_md, m.engine, m.out.data());
     p.impl = pd.impl_info_str();
+    p.ld = -1;  // new weights: the conversion is made again
   }
 #endif
 }
@@ -170,12 +194,18 @@ void Bf16Gemm::pack(const float* C, Index ldc, bool transposed) {
 #if LRNN_WITH_ONEDNN
   using dnnl::memory;
   // weights[k][i] multiplies src[b][k] into dst[b][i]: C[i, k] for C X, C[k, i] for Cᵀ X.
-  const memory::dims strides = transposed ? memory::dims{1, ldc} : memory::dims{ldc, 1};
-  const memory::desc user_md({m.n, m.n}, memory::data_type::f32, strides);
-  memory user(user_md, m.engine, const_cast<float*>(C));  // read only
   OneDnnProduct& p = m.product[d];
+  const OneOpenMpThread one;
+  if (p.ld != ldc) {
+    const memory::dims strides = transposed ? memory::dims{1, ldc} : memory::dims{ldc, 1};
+    p.user = memory(memory::desc({m.n, m.n}, memory::data_type::f32, strides), m.engine,
+                    DNNL_MEMORY_NONE);
+    p.convert = dnnl::reorder(p.user, p.weights);
+    p.ld = ldc;
+  }
+  p.user.set_data_handle(const_cast<float*>(C));  // read only
   // f32 to bf16 in the reorder rounds to nearest even, as to_bf16_bits does.
-  dnnl::reorder(user, p.weights).execute(m.stream, user, p.weights);
+  p.convert.execute(m.stream, p.user, p.weights);
   m.stream.wait();
 #endif
 }
@@ -194,14 +224,10 @@ const float* Bf16Gemm::multiply(bool transposed, const float* X, Index ldx) {
 #if LRNN_WITH_ONEDNN
   for (Index b = 0; b < m.cols; ++b) to_bf16_block(X + b * ldx, m.n, m.src_bits.data() + b * m.n);
   OneDnnProduct& p = m.product[d];
-  // One thread per product, whatever the caller's OpenMP settings: the trainer's parallelism is
-  // over blocks of trials, and a product summed by one thread sums in one order.
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  const OneOpenMpThread one;
   p.matmul.execute(m.stream,
                    {{DNNL_ARG_SRC, p.src}, {DNNL_ARG_WEIGHTS, p.weights}, {DNNL_ARG_DST, p.dst}});
   m.stream.wait();
-  omp_set_num_threads(threads);
 #endif
   return m.out.data();
 }
