@@ -1,8 +1,8 @@
 // The Dormand–Prince 5(4) step (Dormand & Prince 1980, RK5(4)7M; Hairer, Nørsett & Wanner,
 // Solving ODEs I, II.5 table 5.2 and II.6 for the dense output), or the Tsitouras 5(4) step
 // (RkScheme::kTsit5, src/integrate/tsit5_tableau.hpp: same shape, its own coefficients and
-// interpolant), on a whole batch: the state X is a
-// rows x B matrix, one column per trial, and the right-hand side maps it to dX/dt in one call.
+// interpolant), on a whole batch: the state X is a rows x B matrix, one column per trial, and the
+// right-hand side maps it to dX/dt in one call.
 //
 // One step from (t0, X0) with h = t1 - t0 and k1 = f(t0, X0):
 //   k_i = f(t0 + c_i h, X0 + h Σ_{j<i} a_ij k_j),  i = 2 .. 7,
