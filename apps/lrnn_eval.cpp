@@ -1,6 +1,6 @@
-// lrnn-eval CKPT.h5 [--trials N] [--integrator euler|rk45] [--coherences LIST] [--trials-file F]
-//           [--noise-std S] [--input-noise-std S] [--stim-std S] [--out DIR] [--threads N]
-//           [--no-figures]
+// lrnn-eval CKPT.h5 [--trials N] [--integrator euler|rk45|tsit5] [--coherences LIST]
+//           [--trials-file F] [--noise-std S] [--input-noise-std S] [--stim-std S] [--out DIR]
+//           [--threads N] [--no-figures]
 // Exit codes: 0 done, 1 the run failed (a solve failed, an output could not be written),
 // 2 bad usage, checkpoint or trials file.
 #include <CLI/CLI.hpp>
@@ -26,7 +26,7 @@ int main(int argc, char** argv) {
       ->check(lrnn::cli::positive());
   app.add_option("--integrator", integrator,
                  "simulate with this integrator instead of the config's")
-      ->check(CLI::IsMember({"euler", "rk45"}));
+      ->check(CLI::IsMember({"euler", "rk45", "tsit5"}));
   app.add_option("--coherences", coherences,
                  "stimulus strengths to draw from, instead of task.coherences, e.g. "
                  "--coherences 0.05,0.1,0.2,0.4,0.8")
@@ -61,7 +61,9 @@ int main(int argc, char** argv) {
       "trials file.");
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
   if (!integrator.empty()) {
-    options.integrator = integrator == "rk45" ? lrnn::Method::kRk45 : lrnn::Method::kEuler;
+    options.integrator = integrator == "rk45"    ? lrnn::Method::kRk45
+                         : integrator == "tsit5" ? lrnn::Method::kTsit5
+                                                 : lrnn::Method::kEuler;
   }
   options.coherences = coherences;
   options.figures = !no_figures;

@@ -41,7 +41,14 @@
 #ifdef LRNN_BENCH_OPENBLAS
 #include <cblas.h>
 #endif
+#ifdef LRNN_BENCH_ONEDNN
+#include <omp.h>
 
+#include <dnnl.hpp>
+#endif
+
+#include "integrate/bf16_gemm.hpp"
+#include "integrate/bulk_product.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
 #include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
@@ -61,6 +68,15 @@ using lrnn::Precision;
 
 enum class Kind { kTrainStep, kForward, kGemmBlock, kGemmSquare };
 
+/// How a reference product of C times a block is computed.
+enum class Backend {
+  kEigen,     ///< Eigen's product (packs C on every call)
+  kOpenBlas,  ///< OpenBLAS's cblas_?gemm (LRNN_BENCH_OPENBLAS)
+  kPacked,    ///< lrnn's BulkProduct: C packed once, Eigen's kernel (the float32 solver's path)
+  kOneDnn,    ///< oneDNN's matmul, C reordered once (LRNN_BENCH_ONEDNN): the float32 alternative
+  kBf16,      ///< lrnn's Bf16Gemm: the bf16 solver's path (oneDNN or the fallback)
+};
+
 /// One benchmark: what it runs and at which size. The name is built from it.
 struct Spec {
   Kind kind = Kind::kTrainStep;
@@ -71,11 +87,35 @@ struct Spec {
   int cols = 0;           ///< columns of the block (Gemm/CxBlock only)
   int threads = 1;        ///< OpenMP threads of BatchGradient, or Eigen::setNbThreads for GEMMs
   bool openblas = false;  ///< GEMMs: OpenBLAS's cblas_?gemm instead of Eigen (LRNN_BENCH_OPENBLAS)
+  Backend backend = Backend::kEigen;  ///< Gemm/CxBlock: whose product (openblas implies kOpenBlas)
 
   bool operator==(const Spec&) const = default;
 
   bool is_step() const { return kind == Kind::kTrainStep || kind == Kind::kForward; }
-  const char* precision_name() const { return precision == Precision::kFloat32 ? "f32" : "f64"; }
+  const char* precision_name() const {
+    return precision == Precision::kFloat32 ? "f32"
+           : precision == Precision::kBf16  ? "bf16"
+                                            : "f64";
+  }
+  const char* method_name() const {
+    return method == Method::kEuler   ? "euler"
+           : method == Method::kTsit5 ? "tsit5_adjoint"
+                                      : "rk45_adjoint";
+  }
+  const char* backend_name() const {
+    switch (openblas ? Backend::kOpenBlas : backend) {
+      case Backend::kOpenBlas:
+        return "/openblas";
+      case Backend::kPacked:
+        return "/packed";
+      case Backend::kOneDnn:
+        return "/onednn";
+      case Backend::kBf16:
+      case Backend::kEigen:
+        break;
+    }
+    return "";
+  }
 
   std::string name() const {
     char buf[160];
@@ -83,13 +123,12 @@ struct Spec {
       case Kind::kTrainStep:
       case Kind::kForward:
         std::snprintf(buf, sizeof buf, "%s/%s/%s/N:%d/T:%d/threads:%d",
-                      kind == Kind::kTrainStep ? "TrainStep" : "Forward",
-                      method == Method::kEuler ? "euler" : "rk45_adjoint", precision_name(), N, T,
-                      threads);
+                      kind == Kind::kTrainStep ? "TrainStep" : "Forward", method_name(),
+                      precision_name(), N, T, threads);
         break;
       case Kind::kGemmBlock:
         std::snprintf(buf, sizeof buf, "Gemm/CxBlock/%s%s/N:%d/cols:%d/threads:%d",
-                      precision_name(), openblas ? "/openblas" : "", N, cols, threads);
+                      precision_name(), backend_name(), N, cols, threads);
         break;
       case Kind::kGemmSquare:
         std::snprintf(buf, sizeof buf, "Gemm/Square/%s%s/n:%d/threads:%d", precision_name(),
@@ -174,6 +213,10 @@ lrnn::GroupMask mask_from(const lrnn::TrainingOptions& t) {
 
 lrnn::Config make_config(const Spec& s) {
   lrnn::Config c = lrnn::load_config(config_path(s.method));
+  c.integrator.method = s.method;
+  if (s.precision == Precision::kBf16 && s.method != Method::kEuler) {
+    c.integrator.rtol = std::max(c.integrator.rtol, 1e-3);  // the least bf16 allows
+  }
   c.rnn.N = s.N;
   c.task.T_stim = static_cast<double>(s.T) - c.task.T_burn;
   c.training.precision = s.precision;
@@ -203,6 +246,7 @@ class StepFixture {
     adam_options_.beta1 = config_.training.adam_beta1;
     adam_options_.beta2 = config_.training.adam_beta2;
     adam_options_.eps = config_.training.adam_eps;
+    if (spec.precision == Precision::kBf16) batch_grad_.set_bulk_mode(lrnn::BulkMode::kBf16);
     // One untimed step sizes the workers' buffers and tapes, so that every timed step is a
     // steady-state one (the first step of a run allocates; the others do not).
     if (spec.kind == Kind::kForward) {
@@ -324,7 +368,7 @@ void run_step(benchmark::State& state, const Spec& spec) {
     return;
   }
   set_counters(state, bulk_flops, B);
-  if (spec.method == Method::kRk45) {
+  if (spec.method != Method::kEuler) {
     state.counters["steps_accepted"] =
         Counter(static_cast<double>(sum.steps_accepted), Counter::kAvgIterations);
     state.counters["steps_rejected"] =
@@ -396,9 +440,85 @@ void run_gemm_openblas(benchmark::State& state, Index rows, Index depth, Index c
 }
 #endif
 
+/// C times a block the way a solver thread does it: lrnn's BulkProduct (C packed once) in float32,
+/// or its Bf16Gemm (bf16: C converted once, the block converted per product), on one thread.
+void run_solver_product(benchmark::State& state, Index n, Index cols, bool bf16) {
+  using Mat = lrnn::MatX<float>;
+  reset_peak_rss();
+  const Mat C = Mat::Random(n, n);
+  const Mat X = Mat::Random(n, cols);
+  Mat Y = Mat::Zero(n, cols);
+  lrnn::detail::BulkProduct<float> bulk;
+  bulk.reserve(n, cols);
+  bulk.set_mode(bf16 ? lrnn::BulkMode::kBf16 : lrnn::BulkMode::kNative);
+  bulk.pack(C, lrnn::detail::BulkProduct<float>::kForward);
+  bulk.add(1.0f, C, X, Y);  // first touch, untimed
+  for (auto _ : state) {
+    bulk.add(1.0f, C, X, Y);
+    benchmark::DoNotOptimize(Y.data());
+    benchmark::ClobberMemory();
+  }
+  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) *
+                       static_cast<double>(cols) * static_cast<double>(state.iterations());
+  set_counters(state, flops, static_cast<double>(cols));
+}
+
+#ifdef LRNN_BENCH_ONEDNN
+/// oneDNN's float32 matmul of C (reordered once into its layout) times a block, on one thread:
+/// the alternative to the packed Eigen kernel that float32 solves use.
+void run_gemm_onednn_f32(benchmark::State& state, Index n, Index cols) {
+  using dnnl::memory;
+  reset_peak_rss();
+  const lrnn::MatX<float> C = lrnn::MatX<float>::Random(n, n);
+  const lrnn::MatX<float> X = lrnn::MatX<float>::Random(n, cols);
+  lrnn::MatX<float> Y(n, cols);
+  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
+  dnnl::stream stream(engine);
+  const memory::desc src_md({cols, n}, memory::data_type::f32, memory::format_tag::ab);
+  const memory::desc w_any({n, n}, memory::data_type::f32, memory::format_tag::any);
+  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_any, src_md), engine);
+  memory user(memory::desc({n, n}, memory::data_type::f32, memory::dims{n, 1}), engine,
+              const_cast<float*>(C.data()));
+  memory weights(pd.weights_desc(), engine);
+  dnnl::reorder(user, weights).execute(stream, user, weights);
+  memory src(src_md, engine, const_cast<float*>(X.data()));
+  memory dst(src_md, engine, Y.data());
+  const dnnl::matmul mm(pd);
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
+  const auto product = [&] {
+    mm.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
+    stream.wait();
+  };
+  product();  // first touch, untimed
+  for (auto _ : state) {
+    product();
+    benchmark::DoNotOptimize(Y.data());
+    benchmark::ClobberMemory();
+  }
+  omp_set_num_threads(threads);
+  state.SetLabel(pd.impl_info_str());
+  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) *
+                       static_cast<double>(cols) * static_cast<double>(state.iterations());
+  set_counters(state, flops, static_cast<double>(cols));
+}
+#endif
+
 /// A reference product: Eigen's, or OpenBLAS's when the spec asks for it.
 template <typename Scalar>
 void run_reference(benchmark::State& state, const Spec& spec, Index cols) {
+  if constexpr (std::is_same_v<Scalar, float>) {
+    if (spec.backend == Backend::kPacked || spec.backend == Backend::kBf16) {
+      run_solver_product(state, spec.N, cols, spec.backend == Backend::kBf16);
+      return;
+    }
+#ifdef LRNN_BENCH_ONEDNN
+    if (spec.backend == Backend::kOneDnn) {
+      run_gemm_onednn_f32(state, spec.N, cols);
+      return;
+    }
+#endif
+  }
 #ifdef LRNN_BENCH_OPENBLAS
   if (spec.openblas) {
     run_gemm_openblas<Scalar>(state, spec.N, spec.N, cols, spec.threads);
@@ -409,7 +529,8 @@ void run_reference(benchmark::State& state, const Spec& spec, Index cols) {
 }
 
 void run(benchmark::State& state, const Spec& spec) {
-  const bool f32 = spec.precision == Precision::kFloat32;
+  // bf16 solves are float solves with the bulk product's inputs in bfloat16.
+  const bool f32 = spec.precision != Precision::kFloat64;
   switch (spec.kind) {
     case Kind::kTrainStep:
     case Kind::kForward:
@@ -443,11 +564,27 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
       add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads});
     }
   }
+  // The product of a solver thread, C times a block of 16 trials, on its three paths: float32
+  // through lrnn's packed Eigen kernel and through oneDNN (to choose between them), and bf16.
+  for (const Backend b : {Backend::kPacked, Backend::kOneDnn, Backend::kBf16}) {
+#ifndef LRNN_BENCH_ONEDNN
+    if (b == Backend::kOneDnn) continue;
+#endif
+    Spec x{Kind::kGemmBlock,
+           Method::kEuler,
+           b == Backend::kBf16 ? Precision::kBf16 : Precision::kFloat32,
+           s.block_N,
+           0,
+           16,
+           1};
+    x.backend = b;
+    add(x);
+  }
   for (const Precision p : {Precision::kFloat32, Precision::kFloat64}) {
     for (const int threads : {1, 2})
       add({Kind::kGemmSquare, Method::kEuler, p, s.square_n, 0, 0, threads});
   }
-  for (const Precision p : {Precision::kFloat32, Precision::kFloat64}) {
+  for (const Precision p : {Precision::kFloat32, Precision::kFloat64, Precision::kBf16}) {
     for (const int threads : {1, 2})
       add({Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads});
   }
@@ -455,6 +592,8 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
     add({Kind::kForward, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads});
   }
   add({Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2});
+  add({Kind::kTrainStep, Method::kTsit5, Precision::kFloat32, s.N, s.T, 0, 2});
+  add({Kind::kTrainStep, Method::kTsit5, Precision::kBf16, s.N, s.T, 0, 2});
   if (quick) return v;
   for (const int N : s.N_sweep) {
     add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, N, s.T, 0, 2});
@@ -549,6 +688,41 @@ double load_average_1min() {
   return getloadavg(load, 1) == 1 ? load[0] : -1.0;
 }
 
+/// bf16 against float32 in the same run: the step speedup, and the bf16 step's bulk rate as a share
+/// of the bf16 product's own rate for the solver's shape (threads x C times 16 trials).
+void print_bf16_summary(std::FILE* out, const CollectingReporter& rep, const Sizes& sizes) {
+  auto value = [&rep](const Spec& s, const char* key) { return rep.value(s.name(), key); };
+  Spec peak{Kind::kGemmBlock, Method::kEuler, Precision::kBf16, sizes.block_N, 0, 16, 1};
+  peak.backend = Backend::kBf16;
+  Spec packed = peak;
+  packed.precision = Precision::kFloat32;
+  packed.backend = Backend::kPacked;
+  const auto bf16_block = value(peak, "bulk_GFLOPs");
+  std::fprintf(out, "\nbf16 (bulk product: %s)\n", lrnn::bf16_backend().c_str());
+  std::fprintf(out, "  C x 16 trials, one thread: bf16 %s GFLOP/s, f32 packed %s GFLOP/s (%sx)\n",
+               fixed(bf16_block, 1).c_str(), fixed(value(packed, "bulk_GFLOPs"), 1).c_str(),
+               fixed(ratio(bf16_block, value(packed, "bulk_GFLOPs")), 2).c_str());
+  std::fprintf(out, "  %-44s %9s %9s %12s %10s\n", "step", "s/step", "vs f32", "bulk GFLOP/s",
+               "/bf16 peak");
+  for (const Method m : {Method::kEuler, Method::kTsit5}) {
+    for (const int threads : {1, 2}) {
+      const Spec b{Kind::kTrainStep, m, Precision::kBf16, sizes.N, sizes.T, 0, threads};
+      Spec f = b;
+      f.precision = Precision::kFloat32;
+      const auto tb = value(b, "s_per_step");
+      if (!tb) continue;
+      const auto rate = value(b, "bulk_GFLOPs");
+      std::fprintf(
+          out, "  %-44s %9s %8sx %12s %10s\n", b.name().c_str(), fixed(tb, 4).c_str(),
+          fixed(ratio(value(f, "s_per_step"), tb), 2).c_str(), fixed(rate, 1).c_str(),
+          fixed(bf16_block ? ratio(rate, *bf16_block * threads) : std::nullopt, 2).c_str());
+    }
+  }
+  std::fprintf(out,
+               "  vs f32: the float32 step of the same method and threads over this one (the "
+               "speedup); /bf16 peak: bulk rate over threads x Gemm/CxBlock/bf16/cols:16\n");
+}
+
 /// The table the issue asks for: every step's bulk rate as a ratio to the square GEMM of the same
 /// precision and thread count measured in this run, the 2-thread speedup, the N and T sweeps.
 void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs,
@@ -600,9 +774,13 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
     std::fprintf(out, "  %-50s %7s %13s %9s %8s %9s %7s\n", s.name().c_str(),
                  fixed(value(s, "s_per_step"), 4).c_str(), fixed(rate, 1).c_str(),
                  fixed(value(s, "trials_per_s"), 0).c_str(),
-                 fixed(ratio(rate, square(s.precision, s.threads)), 2).c_str(),
+                 fixed(ratio(rate, square(s.precision == Precision::kBf16 ? Precision::kFloat32
+                                                                          : s.precision,
+                                          s.threads)),
+                       2)
+                     .c_str(),
                  fixed(vs_block, 2).c_str(), fixed(value(s, "peak_RSS_MB"), 0).c_str());
-    if (s.method == Method::kRk45) {
+    if (s.method != Method::kEuler) {
       std::fprintf(out,
                    "      per step: %s accepted + %s rejected steps, %s RHS forward, %s backward "
                    "(busiest block)\n",
@@ -613,8 +791,9 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
     }
   }
   std::fprintf(out,
-               "  /square: bulk rate over Gemm/Square of the same precision and threads; "
-               "/block16: over threads x Gemm/CxBlock/f32/cols:16/threads:1\n");
+               "  /square: bulk rate over Gemm/Square of the same precision and threads (f32's "
+               "for bf16); /block16: over threads x Gemm/CxBlock/f32/cols:16/threads:1\n");
+  print_bf16_summary(out, rep, sizes);
 
   const Spec one{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, sizes.N, sizes.T, 0, 1};
   Spec two = one;

@@ -72,11 +72,13 @@ fi
 # wall-clock time, not other code: the 2 s interrupt bounds at N = 500 and N = 2000 (SecondSigint
 # and E2eTrain.Sigint run the same handlers), the exact resumes interrupted during validation
 # (the same resume path as the other E2eExact cases, at the default size), the N = 1000 spectra
-# of test_low_rank (the same code at N = 50 runs), and the SIGKILL loop (label crash: a killed
-# process runs no sanitizer code). All run in stage 3.
+# of test_low_rank (the same code at N = 50 runs), the bf16 gradients of the N = 500 network
+# (Bf16Gemm's own tests run the same products at N = 500 and 37), and the SIGKILL loop (label
+# crash: a killed process runs no sanitizer code). All run in stage 3.
 slow_under_sanitizers='E2eInterrupt\.SigintAndSigtermAtTheDefaultSize|E2eExact\..*_in_validation'
 slow_under_sanitizers+='|E2eInterrupt\.SigintInsideALongStep'
 slow_under_sanitizers+='|LowRankPlanted|LowRank\.CorrelationWithCShiftsTheOutlier'
+slow_under_sanitizers+='|Bf16Gradient\.'
 if $sanitize; then
   stage=$((stage + 1))
   # GCC's ASan and UBSan runtimes come with build-essential: no packages to add.

@@ -472,7 +472,7 @@ TEST_F(EditedCheckpointTest, UnknownPrecisionIsRefused) {
         .write(type, std::string("float16"));
   }
   EXPECT_EQ(load_error(),
-            path_ + ": attribute precision is 'float16', expected float32 or float64");
+            path_ + ": attribute precision is 'float16', expected float32, float64 or bf16");
 }
 
 TEST_F(CheckpointTest, NonFiniteParametersAreRefused) {

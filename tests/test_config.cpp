@@ -276,7 +276,7 @@ const BadFile kBadFiles[] = {
     {"bad_type.yaml", 3, "rnn.N = abc", "must be an integer"},
     {"bad_int_given_float.yaml", 3, "rnn.R = 2.5", "must be an integer"},
     {"bad_bool.yaml", 3, "training.train_N = yes", "must be true or false"},
-    {"bad_enum.yaml", 2, "integrator.method = rk4", "must be euler or rk45"},
+    {"bad_enum.yaml", 2, "integrator.method = rk4", "must be euler, rk45 or tsit5"},
     {"bad_coherences_not_list.yaml", 2, "task.coherences = 0.5", "must be a list of numbers"},
     {"bad_coherence_le_0.yaml", 5, "task.coherences[2] = -0.2", "must be > 0"},
     {"bad_range_N.yaml", 2, "rnn.N = 0", "must be >= 1"},
@@ -379,9 +379,9 @@ TEST(ConfigText, WrongTypesNameKeyAndValue) {
   EXPECT_EQ(parse_error("training:\n  train_M: on\n"),
             "test.yaml:2: training.train_M = on: must be true or false");
   EXPECT_EQ(parse_error("integrator:\n  method: Euler\n"),
-            "test.yaml:2: integrator.method = Euler: must be euler or rk45");
+            "test.yaml:2: integrator.method = Euler: must be euler, rk45 or tsit5");
   EXPECT_EQ(parse_error("training:\n  precision: double\n"),
-            "test.yaml:2: training.precision = double: must be float32 or float64");
+            "test.yaml:2: training.precision = double: must be float32, float64 or bf16");
   EXPECT_EQ(parse_error("output:\n  dir: {a: 1}\n"),
             "test.yaml:2: output.dir = {a: 1}: must be a string");
   EXPECT_EQ(parse_error("task:\n  coherences: [0.1, x]\n"),
@@ -616,6 +616,7 @@ TEST(ConfigYaml, NumbersArePrintedShortAndAsFloats) {
 TEST(ConfigYaml, EnumNames) {
   EXPECT_STREQ(to_string(Method::kEuler), "euler");
   EXPECT_STREQ(to_string(Method::kRk45), "rk45");
+  EXPECT_STREQ(to_string(Method::kTsit5), "tsit5");
   EXPECT_STREQ(to_string(GradientKind::kBptt), "bptt");
   EXPECT_STREQ(to_string(GradientKind::kAdjoint), "adjoint");
   EXPECT_STREQ(to_string(Precision::kFloat32), "float32");

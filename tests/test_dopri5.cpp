@@ -92,8 +92,9 @@ struct FixedStepErrors {
   double dense = 0.0;  // max over steps and kThetas of the dense output's error
 };
 
-FixedStepErrors fixed_step_errors(const Mat& A, const Mat& Y0, double T, int n_steps) {
-  Dopri5<double> stepper;
+FixedStepErrors fixed_step_errors(RkScheme scheme, const Mat& A, const Mat& Y0, double T,
+                                  int n_steps) {
+  Dopri5<double> stepper(scheme);
   stepper.resize(Y0.rows(), Y0.cols());
   Mat Y = Y0, Y1 = Y0, k1 = Y0, k7 = Y0, E = Y0, D = Y0;
   Linear f{&A};
@@ -119,14 +120,24 @@ TEST(Dopri5, TestMatrixIsStable) {
   for (Index i = 0; i < ev.size(); ++i) EXPECT_LT(ev[i].real(), -0.4) << ev[i];
 }
 
-TEST(Dopri5, GlobalErrorIsFifthOrder) {
+// Both 5(4) pairs, through the same tests: Dormand–Prince (rk45) and Tsitouras (tsit5).
+class RkOrder : public ::testing::TestWithParam<RkScheme> {};
+
+std::string scheme_name(const ::testing::TestParamInfo<RkScheme>& info) {
+  return info.param == RkScheme::kTsit5 ? "Tsit5" : "Dopri5";
+}
+
+TEST_P(RkOrder, GlobalErrorIsFifthOrder) {
   const Mat A = test_matrix(), Y0 = initial_conditions();
-  // h = 1/4 .. 1/64 over T = 2: from a few percent of the fastest time scale down to errors of
-  // ~1e-11, well above the accumulated rounding (~1e-15 per step).
+  // h = 1/16 .. 1/128 over T = 2: errors from ~1e-9 down to ~1e-14, above the accumulated
+  // rounding (~1e-15 per step; at h = 1/256 Tsit5's error is rounding, 5e-16). Larger steps are
+  // not yet asymptotic, Tsit5's least: Tsitouras chose its coefficients to make the leading
+  // error term small, so the next one still shows at h = 1/4 (measured slopes over 1/4 .. 1/64:
+  // 5.24 for Dormand–Prince, 5.50 for Tsit5; here 5.10 and 5.22).
   std::vector<double> hs, errs, dense_errs;
-  for (int k = 2; k <= 6; ++k) {
+  for (int k = 4; k <= 7; ++k) {
     const int n = 2 << k;  // T = 2
-    const FixedStepErrors e = fixed_step_errors(A, Y0, 2.0, n);
+    const FixedStepErrors e = fixed_step_errors(GetParam(), A, Y0, 2.0, n);
     hs.push_back(2.0 / n);
     errs.push_back(e.end);
     dense_errs.push_back(e.dense);
@@ -138,15 +149,14 @@ TEST(Dopri5, GlobalErrorIsFifthOrder) {
   const double dense_order = loglog_slope(hs, dense_errs);
   std::printf("global order: %.3f; dense output, global at interior points: %.3f\n", order,
               dense_order);
-  EXPECT_GT(order, 4.6);
-  EXPECT_LT(order, 5.4);
-  EXPECT_GT(dense_order, 4.6);
-  EXPECT_LT(dense_order, 5.4);
+  constexpr double kOrderTol = 0.3;  // the bound on the fitted slope
+  EXPECT_NEAR(order, 5.0, kOrderTol);
+  EXPECT_NEAR(dense_order, 5.0, kOrderTol);
 }
 
-TEST(Dopri5, LocalErrorsOfStepEstimateAndDenseOutput) {
+TEST_P(RkOrder, LocalErrorsOfStepEstimateAndDenseOutput) {
   const Mat A = test_matrix(), Y0 = initial_conditions();
-  Dopri5<double> stepper;
+  Dopri5<double> stepper(GetParam());
   stepper.resize(Y0.rows(), Y0.cols());
   Mat Y1 = Y0, k1 = Y0, k7 = Y0, E = Y0, D = Y0;
   Linear f{&A};
@@ -175,8 +185,12 @@ TEST(Dopri5, LocalErrorsOfStepEstimateAndDenseOutput) {
   const double estimate_slope = loglog_slope(hs, estimates);
   std::printf("local slopes: step %.3f (order %.3f), estimate %.3f (order %.3f)\n", step_slope,
               step_slope - 1, estimate_slope, estimate_slope - 1);
+  // Tsit5's small leading error coefficients (see GlobalErrorIsFifthOrder) let the next order
+  // show at these step sizes: its step's local slope is 6.48 here, its dense output's up to 6.0.
+  // Its bounds are one-sided where the method can only look better than its order.
+  const bool tsit5 = GetParam() == RkScheme::kTsit5;
   EXPECT_GT(step_slope, 5.6);
-  EXPECT_LT(step_slope, 6.4);
+  EXPECT_LT(step_slope, tsit5 ? 6.7 : 6.4);
   EXPECT_GT(estimate_slope, 4.6);
   EXPECT_LT(estimate_slope, 5.4);
   for (std::size_t j = 0; j < std::size(kThetas); ++j) {
@@ -186,15 +200,17 @@ TEST(Dopri5, LocalErrorsOfStepEstimateAndDenseOutput) {
     // Order p* in the local sense: error O(h^(p*+1)). p* is 4: at least 3.6, and not the 5 of the
     // step itself (the interpolant is a quartic in θ).
     EXPECT_GE(s - 1, 3.6) << "theta = " << kThetas[j];
-    EXPECT_LT(s - 1, 4.4) << "theta = " << kThetas[j];
+    if (!tsit5) {
+      EXPECT_LT(s - 1, 4.4) << "theta = " << kThetas[j];
+    }
   }
 }
 
-TEST(Dopri5, FloatStepAgreesWithDouble) {
+TEST_P(RkOrder, FloatStepAgreesWithDouble) {
   const Mat A = test_matrix(), Y0 = initial_conditions();
   const MatX<float> Af = A.cast<float>();
-  Dopri5<float> sf;
-  Dopri5<double> sd;
+  Dopri5<float> sf(GetParam());
+  Dopri5<double> sd(GetParam());
   sf.resize(4, 3);
   sd.resize(4, 3);
   MatX<float> Yf = Y0.cast<float>(), k1f(4, 3), Y1f(4, 3), k7f(4, 3), Ef(4, 3);
@@ -208,6 +224,9 @@ TEST(Dopri5, FloatStepAgreesWithDouble) {
   // Seven stages of O(1) values: a few float ulps (6e-8 each).
   EXPECT_LT(max_abs(Y1f.cast<double>() - Y1), 1e-6);
 }
+
+INSTANTIATE_TEST_SUITE_P(Schemes, RkOrder, ::testing::Values(RkScheme::kDopri5, RkScheme::kTsit5),
+                         scheme_name);
 
 // ------------------------------------------------------------------------------------------------
 // Controller and driver
@@ -535,12 +554,14 @@ struct RnnSolve {
 
 template <typename Scalar>
 RnnSolve<Scalar> solve_rnn(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
-                           const TimeGrid& grid, double rtol, double atol) {
+                           const TimeGrid& grid, double rtol, double atol,
+                           RkScheme scheme = RkScheme::kDopri5) {
   RnnRhs<Scalar> rhs(grid);
   rhs.bind(net, batch);
   std::vector<double> stops;
   rnn_stop_times(grid, batch, stops);
   AdaptiveDriverOptions o;
+  o.scheme = scheme;
   o.control.rtol = rtol;
   o.control.atol = atol;
   AdaptiveDriver<Scalar> driver(o);
@@ -694,6 +715,29 @@ TEST(RnnRhs, DefaultTaskTakesTensOfSteps) {
       static_cast<long long>(rf.result.steps_rejected),
       static_cast<long long>(rf.result.rhs_evals));
   EXPECT_LT(rf.result.steps_accepted + rf.result.steps_rejected, 300);
+}
+
+// Tsit5 through the same driver solves the same problem: ȳ agrees with Dormand–Prince's to the
+// tolerance, and its work on the transient task is printed beside Dormand–Prince's (the default
+// task's counts, over a training run, are in benchmarks/rhs_counts.sh).
+TEST(RnnRhs, Tsit5AgreesWithDopri5) {
+  const SmallTask s = small_task(40, 8, 0.1, transient_task());
+  const RnnSolve<double> dp = solve_rnn(s.net, s.batch, s.grid, 1e-8, 1e-10);
+  const RnnSolve<double> ts = solve_rnn(s.net, s.batch, s.grid, 1e-8, 1e-10, RkScheme::kTsit5);
+  ASSERT_TRUE(dp.result.ok()) << dp.result.message;
+  ASSERT_TRUE(ts.result.ok()) << ts.result.message;
+  const double scale = dp.y_bar.cwiseAbs().maxCoeff();
+  // Both are within about rtol of the exact ȳ (global errors of a few rtol).
+  constexpr double kTol = 1e-6;
+  EXPECT_LT((dp.y_bar - ts.y_bar).cwiseAbs().maxCoeff(), kTol * scale);
+  std::printf("rtol 1e-8: dopri5 %lld+%lld steps, %lld f; tsit5 %lld+%lld steps, %lld f\n",
+              static_cast<long long>(dp.result.steps_accepted),
+              static_cast<long long>(dp.result.steps_rejected),
+              static_cast<long long>(dp.result.rhs_evals),
+              static_cast<long long>(ts.result.steps_accepted),
+              static_cast<long long>(ts.result.steps_rejected),
+              static_cast<long long>(ts.result.rhs_evals));
+  EXPECT_GT(scale, 1e-3) << "the comparison must not be vacuous";
 }
 
 TEST(RnnRhs, NoisyTaskStopsAtEveryNoiseInterval) {

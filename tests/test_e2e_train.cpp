@@ -227,6 +227,40 @@ TEST(E2eTrain, StopRuleEndsTheRunEarlyAndSaysWhy) {
   EXPECT_EQ(test::count_lines(test::read_text((dir / "metrics.jsonl").string())), 10);
 }
 
+// training.precision: bf16 and integrator.method: tsit5 run end to end; bf16 names the kernel of
+// its bulk products in the log, and LRNN_BF16_FALLBACK=1 forces lrnn's own fallback, which warns.
+TEST(E2eTrain, Bf16AndTsit5Run) {
+  const fs::path cfg = write_config("bf16", kTiny);
+  struct Case {
+    std::string name, env, sets, expect;
+  };
+  const std::vector<Case> cases = {
+      {"bf16", "", " --set training.precision=bf16", "bf16 bulk product: "},
+      {"bf16_fallback", "LRNN_BF16_FALLBACK=1 ", " --set training.precision=bf16",
+       "bf16 bulk product: lrnn fallback (LRNN_BF16_FALLBACK is set): slow"},
+      {"tsit5_adjoint", "",
+       " --set integrator.method=tsit5 --set integrator.gradient=adjoint --set "
+       "integrator.rtol=1e-3",
+       "done: 20 steps"},
+      {"tsit5_bf16", "",
+       " --set integrator.method=tsit5 --set integrator.rtol=1e-3 --set training.precision=bf16",
+       "bf16 bulk product: "},
+  };
+  for (const Case& c : cases) {
+    const fs::path dir = scratch() / ("lrnn_e2e_" + c.name);
+    fs::remove_all(dir);
+    const AppRun r =
+        test::run_app(c.env + LRNN_TRAIN_EXE, cfg.string() + " --out " + dir.string() + c.sets);
+    ASSERT_EQ(r.exit_code, 0) << c.name << ": " << r.output;
+    const std::string log = test::read_text((dir / "train.log").string());
+    EXPECT_NE(log.find(c.expect), std::string::npos) << c.name << ": " << log;
+    const auto info = read_checkpoint_info((dir / "final.h5").string());
+    EXPECT_EQ(info.meta.step, 20) << c.name;
+    const bool bf16 = c.sets.find("bf16") != std::string::npos;
+    EXPECT_EQ(info.meta.precision, bf16 ? Precision::kBf16 : Precision::kFloat32) << c.name;
+  }
+}
+
 // A second run into the same directory would overwrite the first run's checkpoints: refused.
 TEST(E2eTrain, ExistingRunIsNotOverwritten) {
   const fs::path dir = scratch() / "lrnn_e2e_twice";

@@ -4,9 +4,12 @@
 
 #include <atomic>
 #include <cstddef>
+#include <cstdio>
+#include <cstdlib>
 #include <numeric>
 #include <vector>
 
+#include "lrnn/integrate/bulk_mode.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
 #include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
@@ -20,7 +23,8 @@ namespace lrnn {
 namespace {
 
 template <typename Scalar>
-long allocations_of_one_pass(double T_stim, Index N, Index trials, double noise_std = 0.0) {
+long allocations_of_one_pass(double T_stim, Index N, Index trials,
+                             BulkMode mode = BulkMode::kNative, double noise_std = 0.0) {
   RnnOptions o;
   o.N = static_cast<int>(N);
   o.noise_std = noise_std;
@@ -33,6 +37,7 @@ long allocations_of_one_pass(double T_stim, Index N, Index trials, double noise_
   TrialBatch<Scalar> batch;
   task.fill(Split::kTrain, idx.data(), trials, batch);
   EulerBptt<Scalar> euler(task.grid());
+  euler.set_bulk_mode(mode);
   VecX<Scalar> y(trials), dL = VecX<Scalar>::Ones(trials);
   Params<Scalar> grad(net.dims());
   euler.forward(net, batch, y);  // sizes the buffers
@@ -71,11 +76,33 @@ TEST(NoAlloc, AllocationsDoNotGrowWithSteps) {
 TEST(NoAlloc, RecurrentNoiseAllocatesNothingPerStep) {
   LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   // Euler-Maruyama draws N x B normals every step into buffers sized once.
-  const long short_run = allocations_of_one_pass<float>(15.0, 500, 32, 0.1);
-  EXPECT_EQ(short_run, allocations_of_one_pass<float>(105.0, 500, 32, 0.1));
+  const long short_run = allocations_of_one_pass<float>(15.0, 500, 32, BulkMode::kNative, 0.1);
+  EXPECT_EQ(short_run, allocations_of_one_pass<float>(105.0, 500, 32, BulkMode::kNative, 0.1));
   EXPECT_LE(short_run, 4);
-  EXPECT_EQ(allocations_of_one_pass<double>(15.0, 101, 5, 0.1),
-            allocations_of_one_pass<double>(105.0, 101, 5, 0.1));
+  EXPECT_EQ(allocations_of_one_pass<double>(15.0, 101, 5, BulkMode::kNative, 0.1),
+            allocations_of_one_pass<double>(105.0, 101, 5, BulkMode::kNative, 0.1));
+}
+
+// The same with bfloat16 bulk products. lrnn's fallback allocates nothing per step. oneDNN's
+// matmul does, inside its execute(): it builds its map of arguments (std::unordered_map) at every
+// call, which its API offers no way around; about 10 small allocations per product (~1 us against
+// the product's 30-40 us). That is bounded here, so that more cannot creep in unnoticed.
+TEST(NoAlloc, Bf16AllocationsDoNotGrowWithSteps) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
+  {
+    setenv("LRNN_BF16_FALLBACK", "1", 1);
+    const long short_run = allocations_of_one_pass<float>(15.0, 500, 16, BulkMode::kBf16);
+    const long long_run = allocations_of_one_pass<float>(105.0, 500, 16, BulkMode::kBf16);
+    unsetenv("LRNN_BF16_FALLBACK");
+    EXPECT_EQ(short_run, long_run) << "the fallback's allocations scale with the time steps";
+  }
+  const long short_run = allocations_of_one_pass<float>(15.0, 500, 16, BulkMode::kBf16);
+  const long long_run = allocations_of_one_pass<float>(105.0, 500, 16, BulkMode::kBf16);
+  // 300 and 1200 steps, one product forward and one backward per step.
+  const double per_product = static_cast<double>(long_run - short_run) / (2.0 * (1200 - 300));
+  std::printf("bf16 (%s): %.1f allocations per product\n", bf16_backend().c_str(), per_product);
+  constexpr double kOneDnnAllocationsPerProduct = 12.0;  // measured 10 with oneDNN 2.6
+  EXPECT_LE(per_product, kOneDnnAllocationsPerProduct);
 }
 
 }  // namespace

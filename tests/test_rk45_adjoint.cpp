@@ -42,8 +42,9 @@ constexpr double kFdSolveTol = 1e-11;
 constexpr double kFdStep = 1e-4;
 constexpr Index kTrials = 6;
 
-AdaptiveDriverOptions driver_opts(double tol) {
+AdaptiveDriverOptions driver_opts(double tol, RkScheme scheme = RkScheme::kDopri5) {
   AdaptiveDriverOptions o;
+  o.scheme = scheme;
   o.control.rtol = tol;
   o.control.atol = tol;
   return o;
@@ -89,31 +90,29 @@ double group_rel(const Params<double>& a, const Params<double>& b, Group g) {
   return (x - y).norm() / y.norm();
 }
 
-class Rk45AdjointGroup : public ::testing::TestWithParam<Group> {};
-
-TEST_P(Rk45AdjointGroup, MatchesBptt) {
-  const Group g = GetParam();
+// The continuous adjoint of either 5(4) pair (rk45, tsit5), against that pair's discrete adjoint.
+void expect_adjoint_matches_bptt(Group g, RkScheme scheme) {
   const Problem s = make_problem();
-  Rk45Adjoint<double> adj(s.grid, driver_opts(kTol), 16);
-  Rk45Bptt<double> bptt(s.grid, driver_opts(kTol));
+  Rk45Adjoint<double> adj(s.grid, driver_opts(kTol, scheme), 16);
+  Rk45Bptt<double> bptt(s.grid, driver_opts(kTol, scheme));
   Params<double> ga(s.net.dims()), gb(s.net.dims());
   const double la = loss_and_grad<double>(adj, s.net, s.batch, ga);
   const double lb = loss_and_grad<double>(bptt, s.net, s.batch, gb);
   EXPECT_EQ(la, lb) << "the same forward solve";
   const double rel = group_rel(ga, gb, g);
-  std::printf("adjoint vs bptt %-2s: rel err %.3e (|bptt| %.3e)\n",
-              std::string(group_name(g)).c_str(), rel,
-              gb.flat().segment(gb.layout().offset(g), gb.layout().size(g)).norm());
+  std::printf("%s adjoint vs bptt %-2s: rel err %.3e (|bptt| %.3e)\n",
+              scheme == RkScheme::kTsit5 ? "tsit5" : "rk45", std::string(group_name(g)).c_str(),
+              rel, gb.flat().segment(gb.layout().offset(g), gb.layout().size(g)).norm());
   EXPECT_LE(rel, kVsBpttTol);
 }
 
-TEST_P(Rk45AdjointGroup, MatchesCentralDifferencesOfTheAdaptiveSolve) {
-  const Group g = GetParam();
+// The continuous adjoint against central differences of the adaptive solve of the same pair.
+void expect_adjoint_matches_differences(Group g, RkScheme scheme) {
   const Problem s = make_problem();
-  Rk45Adjoint<double> adj(s.grid, driver_opts(kTol), 16);
+  Rk45Adjoint<double> adj(s.grid, driver_opts(kTol, scheme), 16);
   Params<double> ga(s.net.dims());
   loss_and_grad<double>(adj, s.net, s.batch, ga);
-  Rk45Bptt<double> solver(s.grid, driver_opts(kFdSolveTol));
+  Rk45Bptt<double> solver(s.grid, driver_opts(kFdSolveTol, scheme));
   const auto loss = [&](const Network<double>& net) {
     VecX<double> y(kTrials);
     solver.forward(net, s.batch, y);
@@ -131,16 +130,40 @@ TEST_P(Rk45AdjointGroup, MatchesCentralDifferencesOfTheAdaptiveSolve) {
   }
   ASSERT_GT(fd.norm(), 1e-8) << "the gradient of this group vanishes: the test would be empty";
   const double rel = (ga.flat().segment(off, len) - fd).norm() / fd.norm();
-  std::printf("adjoint vs fd %-2s: rel err %.3e\n", std::string(group_name(g)).c_str(), rel);
+  std::printf("%s adjoint vs fd %-2s: rel err %.3e\n",
+              scheme == RkScheme::kTsit5 ? "tsit5" : "rk45", std::string(group_name(g)).c_str(),
+              rel);
   EXPECT_LE(rel, kFdTol);
 }
 
-INSTANTIATE_TEST_SUITE_P(AllGroups, Rk45AdjointGroup,
-                         ::testing::Values(Group::kM, Group::kN, Group::kB, Group::kW,
-                                           Group::kBias),
-                         [](const auto& param_info) {
-                           return std::string(group_name(param_info.param));
-                         });
+class Rk45AdjointGroup : public ::testing::TestWithParam<Group> {};
+
+TEST_P(Rk45AdjointGroup, MatchesBptt) {
+  expect_adjoint_matches_bptt(GetParam(), RkScheme::kDopri5);
+}
+
+TEST_P(Rk45AdjointGroup, MatchesCentralDifferencesOfTheAdaptiveSolve) {
+  expect_adjoint_matches_differences(GetParam(), RkScheme::kDopri5);
+}
+
+// tsit5/adjoint: the same checks with Tsitouras's pair through the same driver and adjoint.
+class Tsit5AdjointGroup : public ::testing::TestWithParam<Group> {};
+
+TEST_P(Tsit5AdjointGroup, MatchesBptt) {
+  expect_adjoint_matches_bptt(GetParam(), RkScheme::kTsit5);
+}
+
+TEST_P(Tsit5AdjointGroup, MatchesCentralDifferencesOfTheAdaptiveSolve) {
+  expect_adjoint_matches_differences(GetParam(), RkScheme::kTsit5);
+}
+
+const auto kEveryGroup =
+    ::testing::Values(Group::kM, Group::kN, Group::kB, Group::kW, Group::kBias);
+const auto kGroupName = [](const auto& param_info) {
+  return std::string(group_name(param_info.param));
+};
+INSTANTIATE_TEST_SUITE_P(AllGroups, Rk45AdjointGroup, kEveryGroup, kGroupName);
+INSTANTIATE_TEST_SUITE_P(AllGroups, Tsit5AdjointGroup, kEveryGroup, kGroupName);
 
 TEST(Rk45Adjoint, FewCheckpointsStayAccurate) {
   // One checkpoint: the whole of [0, T] is one segment, and with C = 1 (leaves of L = 2 steps,

@@ -43,8 +43,9 @@ constexpr Index kTrials = 6;
 
 using Point = test::GradientPoint;
 
-AdaptiveDriverOptions driver_opts(double tol) {
+AdaptiveDriverOptions driver_opts(double tol, RkScheme scheme = RkScheme::kDopri5) {
   AdaptiveDriverOptions o;
+  o.scheme = scheme;
   o.control.rtol = tol;
   o.control.atol = tol;
   return o;
@@ -86,8 +87,8 @@ double loss_and_grad(GradientMethod<Scalar>& m, const Network<Scalar>& net,
 }
 
 double replay_loss(const Network<double>& net, const Problem& s, std::span<const StepSpan> steps,
-                   LabelType type) {
-  Rk45Bptt<double> r(s.grid, driver_opts(kTol));
+                   LabelType type, RkScheme scheme) {
+  Rk45Bptt<double> r(s.grid, driver_opts(kTol, scheme));
   VecX<double> y(kTrials);
   r.forward_replay(net, s.batch, steps, y);
   return batch_loss<double>(type, y, s.batch.target, static_cast<double>(kTrials), nullptr);
@@ -99,12 +100,11 @@ double central_difference6(F&& f, double h) {
   return (45 * (f(h) - f(-h)) - 9 * (f(2 * h) - f(-2 * h)) + (f(3 * h) - f(-3 * h))) / (60 * h);
 }
 
-class Rk45Gradient : public ::testing::TestWithParam<std::tuple<Point, Group>> {};
-
-TEST_P(Rk45Gradient, MatchesCentralDifferencesOfTheReplayedSteps) {
-  const auto& [point, group] = GetParam();
+// The discrete adjoint of either 5(4) pair (rk45, tsit5) against central differences of its
+// replayed steps.
+void expect_bptt_matches_differences(const Point& point, Group group, RkScheme scheme) {
   const Problem s = make_problem(point);
-  Rk45Bptt<double> rk(s.grid, driver_opts(kTol));
+  Rk45Bptt<double> rk(s.grid, driver_opts(kTol, scheme));
   Params<double> grad(s.net.dims());
   loss_and_grad<double>(rk, s.net, s.batch, point.label_type, grad);
   const std::vector<StepSpan> steps(rk.steps().begin(), rk.steps().end());
@@ -117,22 +117,64 @@ TEST_P(Rk45Gradient, MatchesCentralDifferencesOfTheReplayedSteps) {
         [&](double delta) {
           Network<double> p = s.net;
           p.theta.flat()[off + i] += delta;
-          return replay_loss(p, s, steps, point.label_type);
+          return replay_loss(p, s, steps, point.label_type, scheme);
         },
         kFdStep);
   }
   const VecX<double> analytic = grad.flat().segment(off, len);
   ASSERT_GT(fd.norm(), 1e-8) << "the gradient of this group vanishes: the test would be empty";
   const double rel = (analytic - fd).norm() / fd.norm();
-  std::printf("rk45/bptt %-8s %-2s: %zu steps (%lld rejected), |fd| = %.3e, rel err = %.3e\n",
-              point.name.c_str(), std::string(group_name(group)).c_str(), steps.size(),
+  std::printf("%s/bptt %-8s %-2s: %zu steps (%lld rejected), |fd| = %.3e, rel err = %.3e\n",
+              scheme == RkScheme::kTsit5 ? "tsit5" : "rk45", point.name.c_str(),
+              std::string(group_name(group)).c_str(), steps.size(),
               static_cast<long long>(rk.stats().steps_rejected), fd.norm(), rel);
   EXPECT_LE(rel, kRelTol) << "group " << group_name(group) << ": |analytic| = " << analytic.norm()
                           << ", |fd| = " << fd.norm();
 }
 
+class Rk45Gradient : public ::testing::TestWithParam<std::tuple<Point, Group>> {};
+
+TEST_P(Rk45Gradient, MatchesCentralDifferencesOfTheReplayedSteps) {
+  expect_bptt_matches_differences(std::get<0>(GetParam()), std::get<1>(GetParam()),
+                                  RkScheme::kDopri5);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllGroups, Rk45Gradient, test::all_points_and_groups(),
                          test::PointGroupName());
+
+// tsit5/bptt: the same check with Tsitouras's pair.
+class Tsit5Gradient : public ::testing::TestWithParam<std::tuple<Point, Group>> {};
+
+TEST_P(Tsit5Gradient, MatchesCentralDifferencesOfTheReplayedSteps) {
+  expect_bptt_matches_differences(std::get<0>(GetParam()), std::get<1>(GetParam()),
+                                  RkScheme::kTsit5);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllGroups, Tsit5Gradient, test::all_points_and_groups(),
+                         test::PointGroupName());
+
+// tsit5 and rk45 differentiate two different discrete solutions of the same ODE: at rtol = atol =
+// 1e-8 both are within O(tol) x O(T / tau) of the ODE's gradient, so they agree to ~1e-6; a
+// wrong coefficient in either would be an O(1) or at least O(h⁴) ≈ 1e-2 difference.
+TEST(Tsit5Bptt, AgreesWithRk45) {
+  constexpr double kVsRk45Tol = 1e-5;
+  for (const Point& point : test::kGradientPoints) {
+    const Problem s = make_problem(point);
+    Rk45Bptt<double> dp(s.grid, driver_opts(kTol)), ts(s.grid, driver_opts(kTol, RkScheme::kTsit5));
+    Params<double> gd(s.net.dims()), gt(s.net.dims());
+    loss_and_grad<double>(dp, s.net, s.batch, point.label_type, gd);
+    loss_and_grad<double>(ts, s.net, s.batch, point.label_type, gt);
+    for (const Group g : kAllGroups) {
+      const auto& layout = gd.layout();
+      const auto a = gd.flat().segment(layout.offset(g), layout.size(g));
+      const auto b = gt.flat().segment(layout.offset(g), layout.size(g));
+      const double rel = (a - b).norm() / a.norm();
+      std::printf("tsit5 vs rk45 bptt %-8s %-2s: rel %.3e (%zu vs %zu steps)\n", point.name.c_str(),
+                  std::string(group_name(g)).c_str(), rel, ts.steps().size(), dp.steps().size());
+      EXPECT_LE(rel, kVsRk45Tol) << point.name << " " << group_name(g);
+    }
+  }
+}
 
 TEST(Rk45Bptt, ReplayReproducesTheAdaptiveSolveExactly) {
   // The finite differences above are only of the same computation if replaying the recorded

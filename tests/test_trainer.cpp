@@ -95,7 +95,7 @@ class TrainerResume : public ::testing::TestWithParam<Precision> {};
 
 TEST_P(TrainerResume, HundredPlusHundredEqualsTwoHundredBitForBit) {
   const Precision precision = GetParam();
-  const std::string tag = precision == Precision::kFloat64 ? "f64" : "f32";
+  const std::string tag = to_string(precision);
   const fs::path full_dir = fresh_dir("full_" + tag);
   const fs::path part_dir = fresh_dir("part_" + tag);
   Config c = tiny_config(precision);
@@ -142,11 +142,12 @@ TEST_P(TrainerResume, HundredPlusHundredEqualsTwoHundredBitForBit) {
             test::metrics_losses((part_dir / "metrics.jsonl").string()));
 }
 
+// bf16 too: its products run one per thread, so a resume on another thread count is exact.
 INSTANTIATE_TEST_SUITE_P(Precisions, TrainerResume,
-                         ::testing::Values(Precision::kFloat64, Precision::kFloat32),
+                         ::testing::Values(Precision::kFloat64, Precision::kFloat32,
+                                           Precision::kBf16),
                          [](const auto& param_info) {
-                           return std::string(param_info.param == Precision::kFloat64 ? "float64"
-                                                                                      : "float32");
+                           return std::string(to_string(param_info.param));
                          });
 
 TEST(Trainer, ResumeWithAnotherConfigIsRefused) {

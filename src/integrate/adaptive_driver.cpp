@@ -26,6 +26,7 @@ std::string format(const char* fmt, Args... args) {
 
 AdaptiveDriverOptions driver_options(const IntegratorOptions& integrator) {
   AdaptiveDriverOptions o;
+  o.scheme = integrator.method == Method::kTsit5 ? RkScheme::kTsit5 : RkScheme::kDopri5;
   o.control.rtol = integrator.rtol;
   o.control.atol = integrator.atol;
   o.control.dt_min = integrator.dt_min;
@@ -47,7 +48,7 @@ const char* to_string(SolveStatus s) {
 
 template <typename Scalar>
 AdaptiveDriver<Scalar>::AdaptiveDriver(const AdaptiveDriverOptions& options)
-    : options_(options), controller_(options.control) {
+    : options_(options), controller_(options.control), stepper_(options.scheme) {
   if (!(options_.h0 >= 0)) {
     throw ConfigError("adaptive driver: h0 = " + std::to_string(options_.h0) + ": must be >= 0");
   }

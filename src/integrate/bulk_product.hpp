@@ -9,13 +9,21 @@
 // product. The time loops allocate nothing. It uses Eigen's internal GEMM building blocks
 // (gemm_pack_lhs, gemm_pack_rhs, gebp_kernel, gemm_blocking_space; stable across Eigen 3.3-3.4)
 // in the order of Eigen's sequential general_matrix_matrix_product, so the sums are the same.
+//
+// In BulkMode::kBf16 (float only) the products run with bfloat16 inputs instead (Bf16Gemm): C is
+// converted once per pack(), each product converts its block and adds alpha times the float32
+// result.
 #pragma once
 
 #include <Eigen/Core>
 #include <cstdint>
+#include <memory>
+#include <type_traits>
 #include <vector>
 
+#include "integrate/bf16_gemm.hpp"
 #include "lrnn/core/types.hpp"
+#include "lrnn/integrate/bulk_mode.hpp"
 
 namespace lrnn::detail {
 
@@ -25,9 +33,22 @@ class BulkProduct {
   /// Which products the next solve needs: C X (forward), Cᵀ X (backward), or both.
   enum Orientation : unsigned { kForward = 1, kTransposed = 2 };
 
+  /// How the next pack() and products compute: kBf16 for float only (a double product ignores
+  /// it). Takes effect at the next pack().
+  void set_mode(BulkMode mode) {
+    const bool bf16 = std::is_same_v<Scalar, float> && mode == BulkMode::kBf16;
+    if (bf16 && !bf16_) {
+      bf16_ = std::make_unique<Bf16Gemm>();
+      if (n_ >= 0) bf16_->reserve(n_, cols_);
+    }
+    use_bf16_ = bf16;
+    source_[0] = source_[1] = nullptr;
+  }
+
   /// Sizes the workspace for (n x n) times (n x cols) products. Allocates only on a new shape.
   void reserve(Index n, Index cols) {
     if (n == n_ && cols == cols_) return;
+    if (bf16_) bf16_->reserve(n, cols);
     n_ = n;
     cols_ = cols;
     Blocking blocking(n, cols, n, 1, true);
@@ -45,6 +66,16 @@ class BulkProduct {
   template <typename MatC>
   void pack(const MatC& C, unsigned orientations) {
     eigen_assert(C.rows() == n_ && C.cols() == n_);
+    if constexpr (std::is_same_v<Scalar, float>) {
+      if (use_bf16_) {
+        for (int which = 0; which < 2; ++which) {
+          if ((orientations & (which == 0 ? kForward : kTransposed)) == 0) continue;
+          bf16_->pack(C.data(), C.outerStride(), which == 1);
+          source_[which] = C.data();
+        }
+        return;
+      }
+    }
     if ((orientations & kForward) != 0) pack_lhs<Eigen::ColMajor>(C, 0);
     if ((orientations & kTransposed) != 0) pack_lhs<Eigen::RowMajor>(C, 1);
   }
@@ -97,6 +128,13 @@ class BulkProduct {
     eigen_assert(source_[which] == C.data() && "BulkProduct: C was not packed for this product");
     eigen_assert(X.rows() == n_ && X.cols() == cols_ && dst.rows() == n_ && dst.cols() == cols_);
     static_cast<void>(C);
+    if constexpr (std::is_same_v<Scalar, float>) {
+      if (use_bf16_) {
+        const float* product = bf16_->multiply(which == 1, X.data(), X.outerStride());
+        dst += alpha * Eigen::Map<const Eigen::MatrixXf>(product, n_, cols_);
+        return;
+      }
+    }
     Eigen::internal::gemm_pack_rhs<Scalar, Index, RhsMapper, Traits::nr, Eigen::ColMajor> pack_rhs;
     Eigen::internal::gebp_kernel<Scalar, Scalar, Index, ResMapper, Traits::mr, Traits::nr, false,
                                  false>
@@ -135,6 +173,8 @@ class BulkProduct {
   VecX<Scalar> packed_[2];                        ///< C's panels for C X, and Cᵀ's for Cᵀ X
   VecX<Scalar> blockB_;                           ///< X's panels
   const Scalar* source_[2] = {nullptr, nullptr};  ///< the C each was packed from
+  bool use_bf16_ = false;
+  std::unique_ptr<Bf16Gemm> bf16_;  ///< the bfloat16 products, made on the first set_mode(kBf16)
 };
 
 }  // namespace lrnn::detail

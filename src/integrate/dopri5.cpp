@@ -1,11 +1,10 @@
 #include "lrnn/integrate/dopri5.hpp"
 
 #include "integrate/dopri5_tableau.hpp"
+#include "integrate/tsit5_tableau.hpp"
 
 namespace lrnn {
 namespace {
-
-using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
 
 template <typename Scalar>
 Scalar times_h(double a, double h) {
@@ -23,6 +22,17 @@ template <typename Scalar>
 void Dopri5<Scalar>::step(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
                           Mat& X1, Mat& k7, Mat& E) {
   eigen_assert(Xs_.rows() == X0.rows() && Xs_.cols() == X0.cols());
+  if (scheme_ == RkScheme::kTsit5) {
+    step_tsit5(f, t0, t1, X0, k1, X1, k7, E);
+  } else {
+    step_dopri5(f, t0, t1, X0, k1, X1, k7, E);
+  }
+}
+
+template <typename Scalar>
+void Dopri5<Scalar>::step_dopri5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
+                                 Mat& X1, Mat& k7, Mat& E) {
+  using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
   const double h = t1 - t0;
   const auto s = [h](double a) { return times_h<Scalar>(a, h); };
   // Each stage state is one coefficient-wise expression: Eigen evaluates it in a single pass into
@@ -45,12 +55,82 @@ void Dopri5<Scalar>::step(Rhs<Scalar> f, double t0, double t1, const Mat& X0, co
 }
 
 template <typename Scalar>
+void Dopri5<Scalar>::step_tsit5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
+                                Mat& X1, Mat& k7, Mat& E) {
+  using namespace detail::tsit5;  // NOLINT(google-build-using-namespace): the tableau
+  const double h = t1 - t0;
+  const auto s = [h](double a) { return times_h<Scalar>(a, h); };
+  // The same shape as step_dopri5, with every a_ij and b2 non-zero.
+  Xs_ = X0 + s(a21) * k1;
+  f({t0 + c2 * h, Side::kRight}, Xs_, k2_);
+  Xs_ = X0 + s(a31) * k1 + s(a32) * k2_;
+  f({t0 + c3 * h, Side::kRight}, Xs_, k3_);
+  Xs_ = X0 + s(a41) * k1 + s(a42) * k2_ + s(a43) * k3_;
+  f({t0 + c4 * h, Side::kRight}, Xs_, k4_);
+  Xs_ = X0 + s(a51) * k1 + s(a52) * k2_ + s(a53) * k3_ + s(a54) * k4_;
+  f({t0 + c5 * h, Side::kRight}, Xs_, k5_);
+  Xs_ = X0 + s(a61) * k1 + s(a62) * k2_ + s(a63) * k3_ + s(a64) * k4_ + s(a65) * k5_;
+  f({t1, Side::kLeft}, Xs_, k6_);
+  X1 = X0 + s(b1) * k1 + s(b2) * k2_ + s(b3) * k3_ + s(b4) * k4_ + s(b5) * k5_ + s(b6) * k6_;
+  f({t1, Side::kLeft}, X1, k7);
+  E = s(e1) * k1 + s(e2) * k2_ + s(e3) * k3_ + s(e4) * k4_ + s(e5) * k5_ + s(e6) * k6_ + s(e7) * k7;
+}
+
+template <typename Scalar>
+void Dopri5<Scalar>::stages(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
+                            Mat* const Y[5], Mat* const k[4]) const {
+  // The expressions of step_dopri5 / step_tsit5, term for term, so that the stage states are the
+  // forward's bit for bit.
+  const double h = t1 - t0;
+  const auto s = [h](double a) { return times_h<Scalar>(a, h); };
+  Mat &Y2 = *Y[0], &Y3 = *Y[1], &Y4 = *Y[2], &Y5 = *Y[3], &Y6 = *Y[4];
+  Mat &K2 = *k[0], &K3 = *k[1], &K4 = *k[2], &K5 = *k[3];
+  if (scheme_ == RkScheme::kTsit5) {
+    using namespace detail::tsit5;  // NOLINT(google-build-using-namespace): the tableau
+    Y2 = X0 + s(a21) * k1;
+    f({t0 + c2 * h, Side::kRight}, Y2, K2);
+    Y3 = X0 + s(a31) * k1 + s(a32) * K2;
+    f({t0 + c3 * h, Side::kRight}, Y3, K3);
+    Y4 = X0 + s(a41) * k1 + s(a42) * K2 + s(a43) * K3;
+    f({t0 + c4 * h, Side::kRight}, Y4, K4);
+    Y5 = X0 + s(a51) * k1 + s(a52) * K2 + s(a53) * K3 + s(a54) * K4;
+    f({t0 + c5 * h, Side::kRight}, Y5, K5);
+    Y6 = X0 + s(a61) * k1 + s(a62) * K2 + s(a63) * K3 + s(a64) * K4 + s(a65) * K5;
+  } else {
+    using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
+    Y2 = X0 + s(a21) * k1;
+    f({t0 + c2 * h, Side::kRight}, Y2, K2);
+    Y3 = X0 + s(a31) * k1 + s(a32) * K2;
+    f({t0 + c3 * h, Side::kRight}, Y3, K3);
+    Y4 = X0 + s(a41) * k1 + s(a42) * K2 + s(a43) * K3;
+    f({t0 + c4 * h, Side::kRight}, Y4, K4);
+    Y5 = X0 + s(a51) * k1 + s(a52) * K2 + s(a53) * K3 + s(a54) * K4;
+    f({t0 + c5 * h, Side::kRight}, Y5, K5);
+    Y6 = X0 + s(a61) * k1 + s(a62) * K2 + s(a63) * K3 + s(a64) * K4 + s(a65) * K5;
+  }
+}
+
+template <typename Scalar>
 void Dopri5<Scalar>::dense(double theta, double h, const Mat& X0, const Mat& k1, const Mat& k7,
                            Mat& out) const {
-  const double th = theta, om = 1.0 - theta;
+  const auto s = [h](double a) { return times_h<Scalar>(a, h); };
+  const double th = theta;
+  if (scheme_ == RkScheme::kTsit5) {
+    using namespace detail::tsit5;  // NOLINT(google-build-using-namespace): the tableau
+    const double t2 = th * th;
+    const auto poly = [th, t2](double r2, double r3, double r4) {
+      return t2 * (r2 + th * (r3 + th * r4));
+    };
+    out = X0 + s(th * (1.0 + th * (r12 + th * (r13 + th * r14)))) * k1 +
+          s(poly(r22, r23, r24)) * k2_ + s(poly(r32, r33, r34)) * k3_ +
+          s(poly(r42, r43, r44)) * k4_ + s(poly(r52, r53, r54)) * k5_ +
+          s(poly(r62, r63, r64)) * k6_ + s(poly(r72, r73, r74)) * k7;
+    return;
+  }
+  using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
+  const double om = 1.0 - theta;
   const double p = th * th * (3.0 - 2.0 * th);  // weight of the step X1 - X0
   const double q = th * th * om * om;           // weight of Shampine's correction
-  const auto s = [h](double a) { return times_h<Scalar>(a, h); };
   out = X0 + s(p * b1 + th * om * om + q * d1) * k1 + s(p * b3 + q * d3) * k3_ +
         s(p * b4 + q * d4) * k4_ + s(p * b5 + q * d5) * k5_ + s(p * b6 + q * d6) * k6_ +
         s(-th * th * om + q * d7) * k7;

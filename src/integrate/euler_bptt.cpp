@@ -46,6 +46,7 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
   }
   reserve(d, Bt);
   // C is fixed: its panels are packed once here for the K forward and K backward products.
+  bulk_->set_mode(this->bulk_mode());
   bulk_->pack(net.C,
               detail::BulkProduct<Scalar>::kForward | detail::BulkProduct<Scalar>::kTransposed);
   const Index K = grid_.K;

@@ -17,6 +17,7 @@ std::unique_ptr<GradientMethod<Scalar>> make_gradient_method(const IntegratorOpt
     case Method::kEuler:
       return std::make_unique<EulerBptt<Scalar>>(grid);
     case Method::kRk45:
+    case Method::kTsit5:  // the same methods with Tsitouras's tableau (driver_options)
       if (options.gradient == GradientKind::kBptt) {
         return std::make_unique<Rk45Bptt<Scalar>>(grid, driver_options(options));
       }

@@ -33,7 +33,8 @@ Rk45Adjoint<Scalar>::Rk45Adjoint(const TimeGrid& grid, const AdaptiveDriverOptio
       rhs_(grid),
       vjp_(std::make_unique<detail::RnnVjp<Scalar>>()),
       leaf_steps_(std::max(checkpoints, 2)),
-      max_parts_(std::max(checkpoints, 2)) {
+      max_parts_(std::max(checkpoints, 2)),
+      replay_stepper_(options.scheme) {
   if (checkpoints < 1) {
     throw ConfigError("integrator.checkpoints = " + std::to_string(checkpoints) + ": must be >= 1");
   }
@@ -53,6 +54,7 @@ void Rk45Adjoint<Scalar>::store_checkpoint(double t, const Mat& Z) {
 template <typename Scalar>
 void Rk45Adjoint<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                                   Eigen::Ref<VecX<Scalar>> y_bar) {
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
   rnn_stop_times(grid_, batch, stops_);
   const Index rows = rhs_.rows();
@@ -341,8 +343,9 @@ void Rk45Adjoint<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<
   if (ckpt_t_.empty() || ckpt_.rows() != rows || batch.n_trials != n_trials_) {
     throw Error("rk45 adjoint backward: called without a matching forward");
   }
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
-  vjp_->begin(net, n_trials_);
+  vjp_->begin(net, n_trials_, this->bulk_mode());
   for (Mat* m : {&lam_, &x_, &kap_}) m->resize(rows, n_trials_);
   const auto dense_cols =
       static_cast<Index>(kLeaves) * ((kNodes - 1) * leaf_steps_ + 1) * n_trials_;

@@ -1,13 +1,11 @@
 #include "lrnn/integrate/rk45_bptt.hpp"
 
-#include "integrate/dopri5_tableau.hpp"
+#include "integrate/rk_stage_table.hpp"
 #include "integrate/rnn_vjp.hpp"
 #include "lrnn/core/errors.hpp"
 
 namespace lrnn {
 namespace {
-
-using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
 
 // Room for this many steps on the first solve; the default task takes a few tens.
 constexpr Index kInitialTapeSteps = 64;
@@ -16,7 +14,11 @@ constexpr Index kInitialTapeSteps = 64;
 
 template <typename Scalar>
 Rk45Bptt<Scalar>::Rk45Bptt(const TimeGrid& grid, const AdaptiveDriverOptions& options)
-    : grid_(grid), driver_(options), rhs_(grid), vjp_(std::make_unique<detail::RnnVjp<Scalar>>()) {}
+    : grid_(grid),
+      driver_(options),
+      rhs_(grid),
+      stepper_(options.scheme),
+      vjp_(std::make_unique<detail::RnnVjp<Scalar>>()) {}
 
 template <typename Scalar>
 Rk45Bptt<Scalar>::~Rk45Bptt() = default;
@@ -45,6 +47,7 @@ void Rk45Bptt<Scalar>::record(double t0, double t1, const Mat& Z0) {
 template <typename Scalar>
 void Rk45Bptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                                Eigen::Ref<VecX<Scalar>> y_bar) {
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
   rnn_stop_times(grid_, batch, stops_);
   begin_tape(rhs_.rows(), rhs_.cols());
@@ -69,6 +72,7 @@ void Rk45Bptt<Scalar>::forward_replay(const Network<Scalar>& net, const TrialBat
   if (steps.empty() || steps.front().t0 != 0.0 || steps.back().t1 != grid_.T) {
     throw Error("rk45 replay: the steps must run from 0 to T");
   }
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
   const Index rows = rhs_.rows(), cols = rhs_.cols();
   // The spans may be this object's own steps_, which begin_tape clears: replay from a copy.
@@ -106,8 +110,9 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
   if (tape_.rows() != rows || batch.n_trials != Bt) {
     throw Error("rk45 backward: called without a matching forward");
   }
+  rhs_.set_bulk_mode(this->bulk_mode());
   rhs_.bind(net, batch);
-  vjp_->begin(net, Bt);
+  vjp_->begin(net, Bt, this->bulk_mode());
   for (Mat* m : {&lam_, &mu_}) m->resize(rows, Bt);
   for (Index i = 0; i < 6; ++i) {
     Y_[static_cast<std::size_t>(i)].resize(rows, Bt);
@@ -117,8 +122,9 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
     vjp_->apply(net, batch, rhs_, grid_.T_avg, t, Y, kappa, mu, true);
   };
 
-  auto& [Y1, Y2, Y3, Y4, Y5, Y6] = Y_;
-  auto& [k1, k2, k3, k4, k5, k6] = kap_;
+  const detail::RkStageTable& tab = detail::stage_table(stepper_.scheme());
+  Mat* const stage_states[5] = {&Y_[1], &Y_[2], &Y_[3], &Y_[4], &Y_[5]};
+  Mat* const stages[4] = {&kap_[1], &kap_[2], &kap_[3], &kap_[4]};
   lam_.topRows(N).setZero();
   lam_.row(N) = dL_dybar.transpose();  // ȳ = q(T)
   for (auto n = static_cast<Index>(steps_.size()) - 1; n >= 0; --n) {
@@ -126,58 +132,32 @@ void Rk45Bptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sca
     const StepSpan st = steps_[static_cast<std::size_t>(n)];
     const double h = st.t1 - st.t0;
     const auto s = [h](double a) { return static_cast<Scalar>(a * h); };
-    const RhsTime tau1{st.t0, Side::kRight}, tau2{st.t0 + c2 * h, Side::kRight},
-        tau3{st.t0 + c3 * h, Side::kRight}, tau4{st.t0 + c4 * h, Side::kRight},
-        tau5{st.t0 + c5 * h, Side::kRight}, tau6{st.t1, Side::kLeft};
+    // Stage i is at t0⁺, t0 + c_i h⁺, and (c = 1) at t1⁻, as in the forward step.
+    const auto tau = [&](std::size_t i) {
+      if (i == 0) return RhsTime{st.t0, Side::kRight};
+      if (tab.c[i] == 1.0) return RhsTime{st.t1, Side::kLeft};
+      return RhsTime{st.t0 + tab.c[i] * h, Side::kRight};
+    };
 
-    // Recompute the stage states exactly as Dopri5::step does; k_i lives in kap_ until the
+    // Recompute the stage states exactly as the forward step did; k_i lives in kap_ until the
     // adjoint overwrites it (k6 is not needed: only Y1 .. Y6 enter the vector-Jacobian products).
-    Y1 = tape_.middleCols(n * Bt, Bt);
-    rhs_(tau1, Y1, k1);
-    Y2 = Y1 + s(a21) * k1;
-    rhs_(tau2, Y2, k2);
-    Y3 = Y1 + s(a31) * k1 + s(a32) * k2;
-    rhs_(tau3, Y3, k3);
-    Y4 = Y1 + s(a41) * k1 + s(a42) * k2 + s(a43) * k3;
-    rhs_(tau4, Y4, k4);
-    Y5 = Y1 + s(a51) * k1 + s(a52) * k2 + s(a53) * k3 + s(a54) * k4;
-    rhs_(tau5, Y5, k5);
-    Y6 = Y1 + s(a61) * k1 + s(a62) * k2 + s(a63) * k3 + s(a64) * k4 + s(a65) * k5;
+    Y_[0] = tape_.middleCols(n * Bt, Bt);
+    rhs_(tau(0), Y_[0], kap_[0]);
+    stepper_.stages(rhs_, st.t0, st.t1, Y_[0], kap_[0], stage_states, stages);
 
     // Reverse of Z_{n+1} = Z_n + h Σ b_i k_i, then of each stage from the last.
-    k1 = s(b1) * lam_;
-    k2.setZero();  // b2 = 0
-    k3 = s(b3) * lam_;
-    k4 = s(b4) * lam_;
-    k5 = s(b5) * lam_;
-    k6 = s(b6) * lam_;
-    vjp(tau6, Y6, k6, mu_);
-    lam_ += mu_;
-    k1 += s(a61) * mu_;
-    k2 += s(a62) * mu_;
-    k3 += s(a63) * mu_;
-    k4 += s(a64) * mu_;
-    k5 += s(a65) * mu_;
-    vjp(tau5, Y5, k5, mu_);
-    lam_ += mu_;
-    k1 += s(a51) * mu_;
-    k2 += s(a52) * mu_;
-    k3 += s(a53) * mu_;
-    k4 += s(a54) * mu_;
-    vjp(tau4, Y4, k4, mu_);
-    lam_ += mu_;
-    k1 += s(a41) * mu_;
-    k2 += s(a42) * mu_;
-    k3 += s(a43) * mu_;
-    vjp(tau3, Y3, k3, mu_);
-    lam_ += mu_;
-    k1 += s(a31) * mu_;
-    k2 += s(a32) * mu_;
-    vjp(tau2, Y2, k2, mu_);
-    lam_ += mu_;
-    k1 += s(a21) * mu_;
-    vjp(tau1, Y1, k1, mu_);
-    lam_ += mu_;  // now dL/dZ_n
+    for (std::size_t i = 0; i < 6; ++i) {
+      if (tab.b[i] == 0.0) {
+        kap_[i].setZero();
+      } else {
+        kap_[i] = s(tab.b[i]) * lam_;
+      }
+    }
+    for (std::size_t i = 6; i-- > 0;) {
+      vjp(tau(i), Y_[i], kap_[i], mu_);
+      lam_ += mu_;  // after stage 1: dL/dZ_n
+      for (std::size_t j = 0; j < i; ++j) kap_[j] += s(tab.a[i][j]) * mu_;
+    }
   }
   vjp_->add_to(net, grid_.T_avg, grad);
   // Per step: 5 f evaluations to recompute the stages and 6 vector-Jacobian products.

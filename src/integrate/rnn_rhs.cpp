@@ -36,6 +36,7 @@ void RnnRhs<Scalar>::bind(const Network<Scalar>& net, const TrialBatch<Scalar>& 
   }
   MB_.leftCols(d.R) = net.theta.M();
   MB_.rightCols(d.d_in) = net.theta.B();
+  bulk_->set_mode(bulk_mode_);
   bulk_->pack(net.C, detail::BulkProduct<Scalar>::kForward);
 }
 

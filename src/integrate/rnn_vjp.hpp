@@ -24,11 +24,12 @@ class RnnVjp {
 
   RnnVjp() : bulk_(std::make_unique<BulkProduct<Scalar>>()) {}
 
-  /// Sizes the buffers for the network's N units and B trials, packs Cᵀ for the products, and
-  /// zeroes the parameter sums.
-  void begin(const Network<Scalar>& net, Index B) {
+  /// Sizes the buffers for the network's N units and B trials, packs Cᵀ for the products (in
+  /// `mode`), and zeroes the parameter sums.
+  void begin(const Network<Scalar>& net, Index B, BulkMode mode = BulkMode::kNative) {
     const Dims& d = net.dims();
     bulk_->reserve(d.N, B);
+    bulk_->set_mode(mode);
     bulk_->pack(net.C, BulkProduct<Scalar>::kTransposed);
     phi_.resize(d.N, B);
     drive_.resize(d.N, B);

@@ -76,7 +76,9 @@ H5::DataSpace make_space(const Shape& shape) {
   return H5::DataSpace(static_cast<int>(shape.size()), shape.data());
 }
 
-std::string precision_text(Precision p) { return p == Precision::kFloat64 ? "float64" : "float32"; }
+std::string precision_text(Precision p) {
+  return p == Precision::kFloat64 ? "float64" : p == Precision::kBf16 ? "bf16" : "float32";
+}
 
 // ---------------------------------------------------------------------------------------------
 // Writing
@@ -258,8 +260,10 @@ CheckpointInfo read_info(const std::string& path, const H5::H5File& file) {
     meta.precision = Precision::kFloat32;
   } else if (precision == "float64") {
     meta.precision = Precision::kFloat64;
+  } else if (precision == "bf16") {  // a bf16 run's parameters are float32, as stored
+    meta.precision = Precision::kBf16;
   } else {
-    fail(path, "attribute precision is '" + precision + "', expected float32 or float64");
+    fail(path, "attribute precision is '" + precision + "', expected float32, float64 or bf16");
   }
   meta.config_yaml = read_string_attr(path, file, "config_yaml");
   meta.best_val_loss = read_double_attr(path, file, "best_val_loss");

@@ -40,8 +40,8 @@ struct EnumNames;
 
 template <>
 struct EnumNames<Method> {
-  static constexpr std::array<std::pair<Method, const char*>, 2> kValues{
-      {{Method::kEuler, "euler"}, {Method::kRk45, "rk45"}}};
+  static constexpr std::array<std::pair<Method, const char*>, 3> kValues{
+      {{Method::kEuler, "euler"}, {Method::kRk45, "rk45"}, {Method::kTsit5, "tsit5"}}};
 };
 template <>
 struct EnumNames<GradientKind> {
@@ -50,8 +50,10 @@ struct EnumNames<GradientKind> {
 };
 template <>
 struct EnumNames<Precision> {
-  static constexpr std::array<std::pair<Precision, const char*>, 2> kValues{
-      {{Precision::kFloat32, "float32"}, {Precision::kFloat64, "float64"}}};
+  static constexpr std::array<std::pair<Precision, const char*>, 3> kValues{
+      {{Precision::kFloat32, "float32"},
+       {Precision::kFloat64, "float64"},
+       {Precision::kBf16, "bf16"}}};
 };
 template <>
 struct EnumNames<LrSchedule> {
@@ -708,6 +710,9 @@ Config convert(const Entries& entries, const std::string& source, Locations& loc
 // ----------------------------------------------------------------------------------------------
 // Validation
 
+// The smallest integrator.rtol an adaptive solve may ask for with training.precision: bf16.
+constexpr double kBf16MinRtol = 1e-3;
+
 bool is_multiple(double x, double dt) {
   constexpr double kRelTol = 1e-9;  // relative: times such as 85 = 850 * 0.1 are not exact
   const double k = std::round(x / dt);
@@ -830,7 +835,7 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   if (integrator.method == Method::kEuler && integrator.gradient == GradientKind::kAdjoint) {
     // Euler's gradient is the exact BPTT of its steps; the continuous adjoint is rk45's.
     check.fail_at({"integrator.gradient", "integrator.method"}, "integrator.gradient", "adjoint",
-                  "needs integrator.method: rk45 (euler's gradient is bptt)");
+                  "needs integrator.method: rk45 or tsit5 (euler's gradient is bptt)");
   }
   if (integrator.method != Method::kEuler && rnn.noise_std > 0.0) {
     // With noise the dynamics are an SDE: rk45's step control and both of its gradients assume
@@ -859,6 +864,16 @@ void validate_with_locations(const Config& c, const Locations* locations) {
                   format_double(task.noise_dt), "must be " + dt_text + " when input noise is on");
   }
   check.positive("integrator.rtol", integrator.rtol);
+  if (c.training.precision == Precision::kBf16 && integrator.method != Method::kEuler &&
+      integrator.rtol < kBf16MinRtol) {
+    // bfloat16 keeps 8 significant bits: its inputs are rounded by up to 2^-8 = 4e-3 relative, and
+    // rounding makes it a step function of the state; an error estimate asked for less than that
+    // measures the rounding and shrinks the step for nothing.
+    check.fail_at({"integrator.rtol", "training.precision", "integrator.method"}, "integrator.rtol",
+                  format_double(integrator.rtol),
+                  "must be >= 1e-3 with training.precision: bf16 and an adaptive method "
+                  "(bfloat16 rounds its inputs by up to 4e-3)");
+  }
   check.positive("integrator.atol", integrator.atol);
   check.positive("integrator.dt_min", integrator.dt_min);
   check.at_least("integrator.max_steps", integrator.max_steps, 1);

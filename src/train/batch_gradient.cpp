@@ -29,6 +29,12 @@ void BatchGradient<Scalar>::set_cancel(const std::atomic<bool>* flag) {
 }
 
 template <typename Scalar>
+void BatchGradient<Scalar>::set_bulk_mode(BulkMode mode) {
+  bulk_mode_ = mode;
+  for (Worker& wk : workers_) wk.method->set_bulk_mode(mode);
+}
+
+template <typename Scalar>
 RankRange BatchGradient<Scalar>::my_blocks(Index count) const {
   const Index n_blocks = (count + kTrialsPerBlock - 1) / kTrialsPerBlock;
   return rank_range(n_blocks, comm_->rank(), comm_->size());
@@ -49,6 +55,7 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(
     auto& method = workers_.emplace_back().method;
     method = make_gradient_method<Scalar>(integrator_, grid_);
     method->set_cancel(cancel_);
+    method->set_bulk_mode(bulk_mode_);
   }
   std::exception_ptr error;
 #pragma omp parallel for num_threads(threads) schedule(dynamic, 1)
@@ -110,7 +117,7 @@ void BatchGradient<Scalar>::reduce(Result& r, Params<Scalar>* grad, std::span<do
   std::copy_n(buf + n_grad + 1 + n_metrics, also_sum.size(), also_sum.begin());
   // Euler blocks all take the same K steps; adaptive blocks differ, and the batch's work is that
   // of the busiest block on any rank.
-  if (integrator_.method == Method::kRk45) {
+  if (integrator_.method != Method::kEuler) {
     double stats[4] = {
         static_cast<double>(r.stats.steps_accepted), static_cast<double>(r.stats.steps_rejected),
         static_cast<double>(r.stats.rhs_forward), static_cast<double>(r.stats.rhs_backward)};

@@ -16,7 +16,8 @@ using VecX = Eigen::Matrix<Scalar, Eigen::Dynamic, 1>;
 template <typename Scalar>
 using RowVecX = Eigen::Matrix<Scalar, 1, Eigen::Dynamic>;
 
-/// The precision a run computes in (`training.precision`).
-enum class Precision { kFloat32, kFloat64 };
+/// The precision a run computes in (`training.precision`). kBf16 is float32 everywhere except
+/// the bulk product C times a block, whose inputs are bfloat16 (integrate/bulk_mode.hpp).
+enum class Precision { kFloat32, kFloat64, kBf16 };
 
 }  // namespace lrnn

@@ -22,7 +22,8 @@ namespace lrnn {
 struct IntegratorOptions;
 
 struct AdaptiveDriverOptions {
-  StepControllerOptions control;  ///< tolerances, clamps, dt_min
+  RkScheme scheme = RkScheme::kDopri5;  ///< the 5(4) pair: integrator.method rk45 or tsit5
+  StepControllerOptions control;        ///< tolerances, clamps, dt_min
   /// First step (model time); 0 picks it from the problem (Hairer I, II.4 "starting step size",
   /// one extra right-hand-side evaluation). >= 0.
   double h0 = 0.0;
@@ -31,7 +32,8 @@ struct AdaptiveDriverOptions {
   std::int64_t max_steps = 100000;
 };
 
-/// The driver's options from the config's integrator section (rtol, atol, dt_min, max_steps).
+/// The driver's options from the config's integrator section (method, rtol, atol, dt_min,
+/// max_steps).
 AdaptiveDriverOptions driver_options(const IntegratorOptions& integrator);
 
 enum class SolveStatus {

@@ -1,6 +1,8 @@
 // The Dormand–Prince 5(4) step (Dormand & Prince 1980, RK5(4)7M; Hairer, Nørsett & Wanner,
-// Solving ODEs I, II.5 table 5.2 and II.6 for the dense output) on a whole batch: the state X is a
-// rows x B matrix, one column per trial, and the right-hand side maps it to dX/dt in one call.
+// Solving ODEs I, II.5 table 5.2 and II.6 for the dense output), or the Tsitouras 5(4) step
+// (RkScheme::kTsit5, src/integrate/tsit5_tableau.hpp: same shape, its own coefficients and
+// interpolant), on a whole batch: the state X is a rows x B matrix, one column per trial, and the
+// right-hand side maps it to dX/dt in one call.
 //
 // One step from (t0, X0) with h = t1 - t0 and k1 = f(t0, X0):
 //   k_i = f(t0 + c_i h, X0 + h Σ_{j<i} a_ij k_j),  i = 2 .. 7,
@@ -36,10 +38,20 @@ struct RhsTime {
 template <typename Scalar>
 using Rhs = FunctionRef<void(RhsTime, const MatX<Scalar>&, MatX<Scalar>&)>;
 
+/// The embedded 5(4) pair a stepper runs: both have 7 stages, FSAL, c6 = c7 = 1, a 5th-order
+/// step, a 4th-order error estimate and a 4th-order dense output that is a quartic in θ.
+enum class RkScheme {
+  kDopri5,  ///< Dormand–Prince RK5(4)7M with Shampine's dense output (integrator.method: rk45)
+  kTsit5,   ///< Tsitouras 5(4) with its own interpolant (integrator.method: tsit5; diffrax's Tsit5)
+};
+
 template <typename Scalar>
 class Dopri5 {
  public:
   using Mat = MatX<Scalar>;
+
+  explicit Dopri5(RkScheme scheme = RkScheme::kDopri5) : scheme_(scheme) {}
+  RkScheme scheme() const { return scheme_; }
 
   static constexpr int kOrder = 5;          ///< order of X1
   static constexpr int kEmbeddedOrder = 4;  ///< order of the solution behind E
@@ -59,7 +71,20 @@ class Dopri5 {
   /// X0, k1 and k7 are the ones of that step; valid until the next step().
   void dense(double theta, double h, const Mat& X0, const Mat& k1, const Mat& k7, Mat& out) const;
 
+  /// The stage states Y_i = X0 + h Σ_{j<i} a_ij k_j (i = 2 .. 6, into Y[0] .. Y[4]) and the stages
+  /// k_2 .. k_5 (into k[0] .. k[3]) of the step from (t0, X0) with k1 = f(t0, X0), bit for bit
+  /// those of step(): what a discrete adjoint needs to reverse it (k6 enters no stage state). Y
+  /// and k must be sized like X0 and alias neither X0 nor k1.
+  void stages(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1, Mat* const Y[5],
+              Mat* const k[4]) const;
+
  private:
+  void step_dopri5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1, Mat& X1,
+                   Mat& k7, Mat& E);
+  void step_tsit5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1, Mat& X1,
+                  Mat& k7, Mat& E);
+
+  RkScheme scheme_;
   Mat Xs_;                      ///< stage state X0 + h Σ a_ij k_j
   Mat k2_, k3_, k4_, k5_, k6_;  ///< stages 2 .. 6
 };

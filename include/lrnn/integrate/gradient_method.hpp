@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "lrnn/core/errors.hpp"
+#include "lrnn/integrate/bulk_mode.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/time_grid.hpp"
 #include "lrnn/task/trial_batch.hpp"
@@ -58,6 +59,11 @@ class GradientMethod {
   /// be a forward(). It lets lrnn-train stop within milliseconds on SIGINT however long a step is.
   void set_cancel(const std::atomic<bool>* flag) { cancel_ = flag; }
 
+  /// How the bulk product is computed from the next forward() on (default kNative). kBf16 is for
+  /// float solves; a double solve ignores it.
+  void set_bulk_mode(BulkMode mode) { bulk_mode_ = mode; }
+  BulkMode bulk_mode() const { return bulk_mode_; }
+
  protected:
   /// Throws Cancelled if the cancel flag is set.
   void poll_cancel() const {
@@ -66,6 +72,7 @@ class GradientMethod {
 
  private:
   const std::atomic<bool>* cancel_ = nullptr;
+  BulkMode bulk_mode_ = BulkMode::kNative;
 };
 
 /// The method the config asks for (integrator.method, integrator.gradient).

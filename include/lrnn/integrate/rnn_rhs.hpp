@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "lrnn/integrate/bulk_mode.hpp"
 #include "lrnn/integrate/dopri5.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/time_grid.hpp"
@@ -45,6 +46,9 @@ class RnnRhs {
   /// Sizes the buffers (once per shape) and copies [M B]. Throws ConfigError on a shape mismatch.
   void bind(const Network<Scalar>& net, const TrialBatch<Scalar>& batch);
 
+  /// How g C phi is computed from the next bind() on (default kNative).
+  void set_bulk_mode(BulkMode mode) { bulk_mode_ = mode; }
+
   Index rows() const { return dims_.N + 1; }  ///< state rows: N units and q
   Index cols() const { return n_trials_; }    ///< trials B
 
@@ -68,6 +72,7 @@ class RnnRhs {
   Mat phi_;  ///< N x B: tanh(X)
   Mat z_;    ///< (R + d_in) x B: [kappa; u] = [nᵀ phi / N; u_k]
   Mat MB_;   ///< N x (R + d_in): [M, B], so the low-rank and input terms are one product
+  BulkMode bulk_mode_ = BulkMode::kNative;
   std::unique_ptr<detail::BulkProduct<Scalar>> bulk_;  ///< g C phi without allocations
 };
 

@@ -50,18 +50,18 @@ struct TaskOptions {
   double T() const { return T_burn + T_stim; }
 };
 
-enum class Method { kEuler, kRk45 };
+enum class Method { kEuler, kRk45, kTsit5 };
 enum class GradientKind { kBptt, kAdjoint };
 
 /// `integrator:` how the ODE is solved and differentiated (DESIGN.md section 3).
 struct IntegratorOptions {
-  Method method = Method::kEuler;               ///< integrator.method: euler | rk45
+  Method method = Method::kEuler;               ///< integrator.method: euler | rk45 | tsit5
   GradientKind gradient = GradientKind::kBptt;  ///< integrator.gradient: bptt | adjoint
   double dt = 0.1;         ///< integrator.dt: Euler step and output grid, > 0, divides T
-  double rtol = 1e-6;      ///< integrator.rtol: rk45 relative tolerance, > 0
-  double atol = 1e-8;      ///< integrator.atol: rk45 absolute tolerance, > 0
-  double dt_min = 1e-8;    ///< integrator.dt_min: smallest rk45 step before failing, > 0
-  int max_steps = 100000;  ///< integrator.max_steps: rk45 steps per solve before failing, >= 1
+  double rtol = 1e-6;      ///< integrator.rtol: rk45/tsit5 relative tolerance, > 0
+  double atol = 1e-8;      ///< integrator.atol: rk45/tsit5 absolute tolerance, > 0
+  double dt_min = 1e-8;    ///< integrator.dt_min: smallest adaptive step before failing, > 0
+  int max_steps = 100000;  ///< integrator.max_steps: adaptive steps per solve before failing, >= 1
   int checkpoints = 16;    ///< integrator.checkpoints: adjoint forward checkpoints, >= 1
 };
 
@@ -71,11 +71,13 @@ enum class OnNan { kStop, kSkip };
 /// `training:` Adam on the window loss (DESIGN.md section 4).
 struct TrainingOptions {
   std::uint64_t seed = 0;  ///< training.seed: keys C, the initial parameters and data
-  Precision precision = Precision::kFloat32;  ///< training.precision: float32 | float64
-  int batch_size = 32;                        ///< training.batch_size: trials per step, >= 1
-  int n_train_trials = 10000;                 ///< training.n_train_trials: >= batch_size
-  int n_val_trials = 500;                     ///< training.n_val_trials: >= 1
-  int n_epochs = 1;  ///< training.n_epochs: passes over the training trials, >= 1
+  /// training.precision: float32 | float64 | bf16 (float32 with the bulk product's inputs in
+  /// bfloat16; needs integrator.rtol >= 1e-3 with rk45 and tsit5)
+  Precision precision = Precision::kFloat32;
+  int batch_size = 32;         ///< training.batch_size: trials per step, >= 1
+  int n_train_trials = 10000;  ///< training.n_train_trials: >= batch_size
+  int n_val_trials = 500;      ///< training.n_val_trials: >= 1
+  int n_epochs = 1;            ///< training.n_epochs: passes over the training trials, >= 1
   /// training.balanced_batches: order each epoch so that every batch holds the task's conditions
   /// (context x stimulus signs) in equal numbers, instead of plain random order
   bool balanced_batches = true;

@@ -69,6 +69,9 @@ class BatchGradient {
   /// validation and test trials always get epoch 0's. Default 0.
   void set_noise_epoch(std::uint32_t epoch) { noise_epoch_ = epoch; }
 
+  /// How every solve computes its bulk product (GradientMethod::set_bulk_mode).
+  void set_bulk_mode(BulkMode mode);
+
  private:
   /// What a thread needs to solve a block: its own gradient method (with its tape) and buffers.
   /// One per thread, not per block, so memory grows with the thread count, not the trial count.
@@ -103,6 +106,7 @@ class BatchGradient {
   const Comm* comm_;
   const std::atomic<bool>* cancel_ = nullptr;
   std::uint32_t noise_epoch_ = 0;
+  BulkMode bulk_mode_ = BulkMode::kNative;
   std::vector<Worker> workers_;
   std::vector<Block> blocks_;
   std::vector<double> reduce_buffer_;  ///< [grad, loss, metrics, also_sum], sized once
