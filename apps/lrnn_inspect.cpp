@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
       "population explains the network.\n"
       "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
+  lrnn::cli::log_to_stderr("lrnn-inspect");
   if (app.count("--resample") == 0 && (app.count("--trials") > 0 || app.count("--seed") > 0)) {
     return fail(2, "--trials and --seed only apply with --resample K (see --help)");
   }
