@@ -40,15 +40,17 @@ std::vector<std::string> metrics_lines(const std::string& run) {
   return lines;
 }
 
+// `key` of one metrics line, parsed: -1 when the line or the key is missing.
 std::int64_t number_after(const std::string& line, const std::string& key) {
-  const auto pos = line.find("\"" + key + "\": ");
-  if (pos == std::string::npos) return -1;
-  return std::stoll(line.substr(pos + key.size() + 4));
+  const test::Json j = test::Json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.contains(key) || !j[key].is_number()) return -1;
+  return j[key].get<std::int64_t>();
 }
 
 double seconds_after(const std::string& line, const std::string& key) {
-  const auto pos = line.find("\"" + key + "\": ");
-  return pos == std::string::npos ? 0.0 : std::stod(line.substr(pos + key.size() + 4));
+  const test::Json j = test::Json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.contains(key) || !j[key].is_number()) return 0.0;
+  return j[key].get<double>();
 }
 
 /// The steps of metrics.jsonl, in file order.
