@@ -149,8 +149,8 @@ int main(int argc, char** argv) {
       doc.add("checkpoint", path)
           .add("step", ck.info.meta.step)
           .add("precision", std::string_view(precision))
-          .add_raw("low_rank", lrnn::to_json(summary));
-      if (report) doc.add_raw("resample", lrnn::to_json(*report));
+          .add_json("low_rank", lrnn::to_json(summary));
+      if (report) doc.add_json("resample", lrnn::to_json(*report));
       std::printf("%s\n", doc.str().c_str());
     } else {
       std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", path.c_str(),

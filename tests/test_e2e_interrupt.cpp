@@ -60,11 +60,14 @@ std::vector<std::int64_t> logged_steps(const std::string& run) {
   return steps;
 }
 
-/// metrics.jsonl without the wall times: what must repeat exactly.
-std::vector<std::string> logged_numbers(const std::string& run) {
-  static const std::regex time(R"("step_time_s": [^,}]*(, )?)");
-  std::vector<std::string> out;
-  for (const auto& line : metrics_lines(run)) out.push_back(std::regex_replace(line, time, ""));
+/// metrics.jsonl without the wall times, parsed: what must repeat exactly (key order included).
+std::vector<test::Json> logged_numbers(const std::string& run) {
+  std::vector<test::Json> out;
+  for (const auto& line : metrics_lines(run)) {
+    test::Json j = test::Json::parse(line, nullptr, false);
+    if (j.is_object()) j.erase("step_time_s");
+    out.push_back(std::move(j));
+  }
   return out;
 }
 

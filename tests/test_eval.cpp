@@ -385,9 +385,7 @@ TEST(JsonObject, TextNumbersAndLiterals) {
       .add("x", 0.5)
       .add("bad", std::nan(""))
       .add("flag", false);
-  EXPECT_EQ(o.str(),
-            "{\"name\": \"best.h5\", \"text\": \"a\\\"b\", \"n\": 3, \"x\": 0.5, \"bad\": null, "
-            "\"flag\": false}");
+  EXPECT_EQ(o.str(), R"({"name":"best.h5","text":"a\"b","n":3,"x":0.5,"bad":null,"flag":false})");
   std::optional<test::Json> doc = test::parse_json(o.str());
   ASSERT_TRUE(doc.has_value());
   EXPECT_EQ(test::keys_of(*doc),
@@ -397,6 +395,17 @@ TEST(JsonObject, TextNumbersAndLiterals) {
   EXPECT_EQ((*doc)["x"], 0.5);
   EXPECT_TRUE((*doc)["bad"].is_null());
   EXPECT_EQ((*doc)["flag"], false);
+
+  // Nesting: an object, and a value given as JSON text (parsed, so broken text is refused).
+  JsonObject outer;
+  outer.add("inner", o).add_json("list", "[1, 2.5, null]");
+  std::optional<test::Json> nested = test::parse_json(outer.str());
+  ASSERT_TRUE(nested.has_value()) << outer.str();
+  EXPECT_EQ((*nested)["inner"]["text"], "a\"b");
+  EXPECT_EQ((*nested)["list"][1], 2.5);
+  EXPECT_TRUE((*nested)["list"][2].is_null());
+  EXPECT_THROW(JsonObject().add_json("x", "[1, "), std::invalid_argument);
+  EXPECT_THROW(JsonObject().add_json("x", R"({"a": 1, "a": 2})"), std::invalid_argument);
 }
 
 }  // namespace

@@ -30,13 +30,6 @@ auto as_input(Fn&& fn) {
   }
 }
 
-std::string json_number(double x) {
-  JsonObject o;
-  o.add("x", x);
-  const std::string s = o.str();  // {"x": <number>}
-  return s.substr(6, s.size() - 7);
-}
-
 struct Trials {
   std::unique_ptr<TrialSource> source;
   TimeGrid grid;
@@ -106,12 +99,13 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
   meta.config_yaml = to_yaml(config);
   write_eval_file(file("eval.h5"), traces, summary.metrics, meta);
   write_text_file(file("metrics.json"),
-                  to_json(summary.metrics, {{"checkpoint", json_quote(path)},
-                                            {"step", std::to_string(meta.step)},
-                                            {"integrator", json_quote(meta.integrator)},
-                                            {"precision", json_quote(meta.precision)},
-                                            {"trials", json_quote(summary.trials)},
-                                            {"simulate_s", json_number(summary.simulate_s)}}));
+                  to_json(summary.metrics, JsonObject()
+                                               .add("checkpoint", path)
+                                               .add("step", meta.step)
+                                               .add("integrator", meta.integrator)
+                                               .add("precision", meta.precision)
+                                               .add("trials", summary.trials)
+                                               .add("simulate_s", summary.simulate_s)));
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
     plot_psychometric(summary.metrics.psychometric, file("psychometric.svg"));
