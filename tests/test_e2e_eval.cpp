@@ -12,7 +12,7 @@
 #include "support/app_run.hpp"
 #include "support/files.hpp"
 #include "support/json.hpp"
-#include "support/xml_check.hpp"
+#include "support/xml.hpp"
 
 namespace lrnn {
 namespace {
