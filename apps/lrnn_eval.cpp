@@ -1,5 +1,5 @@
 // lrnn-eval CKPT.h5 [--trials N] [--integrator euler|rk45] [--coherences LIST] [--trials-file F]
-//           [--out DIR] [--threads N] [--no-figures]
+//           [--noise-std S] [--input-noise-std S] [--out DIR] [--threads N] [--no-figures]
 // Exit codes: 0 done, 1 the run failed (a solve failed, an output could not be written),
 // 2 bad usage, checkpoint or trials file.
 #include <CLI/CLI.hpp>
@@ -31,6 +31,14 @@ int main(int argc, char** argv) {
                  "--coherences 0.05,0.1,0.2,0.4,0.8")
       ->delimiter(',')
       ->check(lrnn::cli::positive());
+  app.add_option("--noise-std", options.noise_std,
+                 "recurrent noise sigma instead of the checkpoint's rnn.noise_std (0: the "
+                 "deterministic network; needed to evaluate a noisy network with rk45)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--input-noise-std", options.input_noise_std,
+                 "input noise instead of the checkpoint's task.input_noise_std (0: noise-free "
+                 "stimuli)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--trials-file", options.trials_file,
                  "evaluate the trials of this HDF5 file (/u, /label, optional /context, "
                  "/coherence; an earlier eval.h5 works) instead of generating them");
@@ -69,8 +77,9 @@ int main(int argc, char** argv) {
     const lrnn::EvalSummary s = lrnn::evaluate_checkpoint(checkpoint, options);
     if (tty) std::fprintf(stderr, "\r\033[K");
     const auto& m = s.metrics.task;
-    std::printf("%s: %s, integrator %s, %.1f s\n", checkpoint.c_str(), s.trials.c_str(),
-                lrnn::to_string(s.config.integrator.method), s.simulate_s);
+    std::printf("%s: %s, integrator %s, noise std %g (input %g), %.1f s\n", checkpoint.c_str(),
+                s.trials.c_str(), lrnn::to_string(s.config.integrator.method),
+                s.config.rnn.noise_std, s.config.task.input_noise_std, s.simulate_s);
     std::printf("loss %.5f  accuracy %.4f  (context 1 %.4f, context 2 %.4f)\n", m.loss, m.accuracy,
                 m.accuracy_ctx[0], m.accuracy_ctx[1]);
     for (const auto& c : s.metrics.psychometric) {

@@ -173,8 +173,9 @@ int main(int argc, char** argv) {
     if (!root) return 0;
     if (tty) std::fprintf(stderr, "\n");
     const auto& v = s.final_validation;
-    spdlog::info("done: {} steps in {:.1f} s ({:.1f} s in training steps)", s.steps_done,
-                 s.wall_time_s, s.step_time_s);
+    spdlog::info("done: {} steps in {:.1f} s ({:.1f} s in training steps){}", s.steps_done,
+                 s.wall_time_s, s.step_time_s,
+                 s.status == lrnn::TrainStatus::kStoppedEarly ? ", stopped early" : "");
     spdlog::info(
         "final validation: loss {:.4f}, accuracy {:.4f} (context 1 {:.4f}, context 2 "
         "{:.4f}); best loss {:.4f} at step {}",

@@ -48,6 +48,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.rnn.N_init_std, b.rnn.N_init_std);
   EXPECT_EQ(a.rnn.B_init_std, b.rnn.B_init_std);
   EXPECT_EQ(a.rnn.w_init_std, b.rnn.w_init_std);
+  EXPECT_EQ(a.rnn.noise_std, b.rnn.noise_std);
 
   EXPECT_EQ(a.task.T_burn, b.task.T_burn);
   EXPECT_EQ(a.task.T_stim, b.task.T_stim);
@@ -95,6 +96,8 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.training.save_every, b.training.save_every);
   EXPECT_EQ(a.training.on_nan, b.training.on_nan);
   EXPECT_EQ(a.training.threads, b.training.threads);
+  EXPECT_EQ(a.training.stop_at_val_accuracy, b.training.stop_at_val_accuracy);
+  EXPECT_EQ(a.training.stop_patience, b.training.stop_patience);
 
   EXPECT_EQ(a.output.dir, b.output.dir);
 }
@@ -157,6 +160,8 @@ Config unusual_config() {
   c.training.save_every = 9;
   c.training.on_nan = OnNan::kSkip;
   c.training.threads = 12;
+  c.training.stop_at_val_accuracy = 0.75;
+  c.training.stop_patience = 3;
   c.output.dir = "runs/ünïcode dir: 'x'";
   return c;
 }
@@ -497,8 +502,10 @@ TEST(ConfigYaml, RoundTripIsExact) {
   Config flags = unusual_config();
   flags.training.train_M = true;
   flags.training.train_b = false;
+  Config noisy;  // Euler-Maruyama: the unusual config's rk45 refuses recurrent noise
+  noisy.rnn.noise_std = 1.0 / 3.0;
   for (const Config& original :
-       {Config{}, load_config(kConfigDir + "good_small.yaml"), unusual_config(), flags}) {
+       {Config{}, load_config(kConfigDir + "good_small.yaml"), unusual_config(), flags, noisy}) {
     const std::string text = to_yaml(original);
     SCOPED_TRACE(text);
     const Config back = parse_config(text, "round trip");
@@ -519,27 +526,49 @@ TEST(ConfigYaml, UnusualConfigDiffersFromDefaultsEverywhere) {
   while (std::getline(a, line_a) && std::getline(b, line_b)) {
     if (line_a.rfind("  ", 0) != 0) continue;  // section headers
     ++keys;
-    if (line_a == "  train_b: true") continue;  // one group must train; see RoundTripIsExact
+    if (line_a == "  train_b: true") continue;   // one group must train; see RoundTripIsExact
+    if (line_a == "  noise_std: 0.0") continue;  // rk45 refuses noise; see RoundTripIsExact
     EXPECT_NE(line_a, line_b);
   }
-  EXPECT_EQ(keys, 54);
+  EXPECT_EQ(keys, 57);
 }
 
 TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
   const std::vector<std::pair<std::string, std::vector<std::string>>> expected = {
       {"rnn",
-       {"N", "R", "g", "tau", "d_in", "M_init_std", "N_init_std", "B_init_std", "w_init_std"}},
+       {"N", "R", "g", "tau", "d_in", "M_init_std", "N_init_std", "B_init_std", "w_init_std",
+        "noise_std"}},
       {"task",
        {"T_burn", "T_stim", "T_avg", "stim_mean_abs", "stim_std", "gamma_on", "gamma_off",
         "coherences", "input_noise_std", "noise_dt", "label_type", "trials_file"}},
       {"integrator",
        {"method", "gradient", "dt", "rtol", "atol", "dt_min", "max_steps", "checkpoints"}},
-      {"training",
-       {"seed",       "precision",        "batch_size",    "n_train_trials", "n_val_trials",
-        "n_epochs",   "balanced_batches", "learning_rate", "lr_schedule",    "lr_final_fraction",
-        "adam_beta1", "adam_beta2",       "adam_eps",      "grad_clip",      "weight_decay",
-        "train_M",    "train_N",          "train_B",       "train_w",        "train_b",
-        "eval_every", "save_every",       "on_nan",        "threads"}},
+      {"training", {"seed",
+                    "precision",
+                    "batch_size",
+                    "n_train_trials",
+                    "n_val_trials",
+                    "n_epochs",
+                    "balanced_batches",
+                    "learning_rate",
+                    "lr_schedule",
+                    "lr_final_fraction",
+                    "adam_beta1",
+                    "adam_beta2",
+                    "adam_eps",
+                    "grad_clip",
+                    "weight_decay",
+                    "train_M",
+                    "train_N",
+                    "train_B",
+                    "train_w",
+                    "train_b",
+                    "eval_every",
+                    "save_every",
+                    "on_nan",
+                    "threads",
+                    "stop_at_val_accuracy",
+                    "stop_patience"}},
       {"output", {"dir"}},
   };
   const YAML::Node doc = YAML::Load(to_yaml(Config{}));

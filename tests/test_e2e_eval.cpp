@@ -118,6 +118,52 @@ TEST_F(E2eEval, Rk45AndReplayOfTheSameTrials) {
       "rk45");
 }
 
+TEST_F(E2eEval, RecurrentNoiseOfTheCheckpointAndItsOverride) {
+  // The same network saved with rnn.noise_std = 0.5: evaluated with that noise by default;
+  // --noise-std 0 gives the deterministic network's numbers, and is what rk45 needs.
+  Config c = parse_config(read_checkpoint_info(ckpt_).meta.config_yaml, "stored");
+  c.rnn.noise_std = 0.5;
+  const auto loaded = load_checkpoint<float>(ckpt_);
+  CheckpointMeta meta;
+  meta.config_yaml = to_yaml(c);
+  const std::string noisy = (dir_ / "noisy.h5").string();
+  save_checkpoint(noisy, loaded.net, loaded.adam, meta);
+
+  const auto loss_line = [](const std::string& json) {
+    return test::parse_json(json).value_or(test::Json::object()).value("loss", test::Json());
+  };
+  const auto run_eval = [&](const std::string& ckpt, const std::string& args,
+                            const std::string& out) {
+    const AppRun r =
+        eval(ckpt + " --trials 24 --no-figures " + args + " --out " + (dir_ / out).string());
+    EXPECT_EQ(r.exit_code, 0) << args << "\n" << r.output;
+    return read_text(dir_ / out / "metrics.json");
+  };
+  const std::string plain = run_eval(ckpt_, "", "plain");
+  const std::string with_noise = run_eval(noisy, "", "noisy");
+  const std::string without = run_eval(noisy, "--noise-std 0", "without");
+  EXPECT_EQ(test::parse_json(with_noise).value_or(test::Json::object()).value("noise_std", -1.0),
+            0.5)
+      << with_noise;
+  ASSERT_TRUE(loss_line(plain).is_number()) << plain;
+  EXPECT_NE(loss_line(with_noise), loss_line(plain));
+  EXPECT_EQ(loss_line(without), loss_line(plain));
+  // The test split's noise is fixed: the same numbers a second time.
+  EXPECT_EQ(loss_line(run_eval(noisy, "", "again")), loss_line(with_noise));
+
+  const AppRun rk =
+      eval(noisy + " --trials 8 --no-figures --integrator rk45 --out " + (dir_ / "rk").string());
+  EXPECT_EQ(rk.exit_code, 2) << rk.output;
+  EXPECT_EQ(test::count_lines(rk.output), 1) << rk.output;
+  EXPECT_NE(rk.output.find("rnn.noise_std = 0.5"), std::string::npos) << rk.output;
+  EXPECT_NE(rk.output.find("--noise-std 0"), std::string::npos) << rk.output;
+  run_eval(noisy, "--integrator rk45 --noise-std 0", "rk0");
+
+  const AppRun bad = eval(ckpt_ + " --noise-std -1");
+  EXPECT_EQ(bad.exit_code, 2) << bad.output;
+  EXPECT_NE(bad.output.find("--noise-std"), std::string::npos) << bad.output;
+}
+
 TEST_F(E2eEval, BadInputExitsTwoWithOneLine) {
   const std::string text = (dir_ / "text.h5").string();
   std::ofstream(text) << "not hdf5";

@@ -209,6 +209,27 @@ TEST(E2eTrain, SigintCheckpointsAndResumeFinishes) {
   EXPECT_EQ(lines, 5000);  // no step logged twice, none missing
 }
 
+// The stop rule ends a run that has learned: exit 0, final.h5 and the last checkpoint are the
+// stopping step, and the log says why it stopped. A threshold of 0.01 is met by any network that
+// is not wrong on every trial of a context, so the first validation (step 10 of 20) stops it.
+TEST(E2eTrain, StopRuleEndsTheRunEarlyAndSaysWhy) {
+  const fs::path dir = scratch() / "lrnn_e2e_stop_rule";
+  fs::remove_all(dir);
+  const fs::path cfg = write_config("stop_rule", kTiny);
+  const AppRun r = run_train(cfg.string() + " --out " + dir.string() +
+                             " --set training.stop_at_val_accuracy=0.01");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  const std::string why =
+      "stopped early at step 10 of 20: validation accuracy >= 0.01 in every context for 1 "
+      "validation in a row (training.stop_at_val_accuracy, training.stop_patience)";
+  EXPECT_NE(r.output.find(why), std::string::npos) << r.output;
+  EXPECT_NE(test::read_text((dir / "train.log").string()).find(why), std::string::npos);
+  EXPECT_EQ(read_checkpoint_info((dir / "final.h5").string()).meta.step, 10);
+  EXPECT_TRUE(fs::exists(dir / "checkpoints/step_000010.h5"));
+  EXPECT_FALSE(fs::exists(dir / "checkpoints/step_000020.h5"));
+  EXPECT_EQ(test::count_lines(test::read_text((dir / "metrics.jsonl").string())), 10);
+}
+
 // A second run into the same directory would overwrite the first run's checkpoints: refused.
 TEST(E2eTrain, ExistingRunIsNotOverwritten) {
   const fs::path dir = scratch() / "lrnn_e2e_twice";

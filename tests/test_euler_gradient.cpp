@@ -1,7 +1,9 @@
 // BPTT against central finite differences of the same discrete loss, in double, over the full
-// T = 100 with the task's inputs, for every parameter group at several points.
+// T = 100 with the task's inputs, for every parameter group at several points; deterministic
+// and with recurrent noise (Euler-Maruyama, the noise held fixed: it is a function of the trial).
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <numeric>
 #include <string>
 #include <vector>
@@ -24,7 +26,12 @@ constexpr double kRelTol = 1e-6;
 
 using Point = test::GradientPoint;
 
+// Large enough to move the trajectories far from the noise-free ones (the stationary std of a
+// unit is about sigma), so that a backward pass that missed the noise would fail.
+constexpr double kNoiseStd = 0.3;
+
 class EulerGradient : public ::testing::TestWithParam<std::tuple<Point, Group>> {};
+class EulerMaruyamaGradient : public ::testing::TestWithParam<std::tuple<Point, Group>> {};
 
 double loss_of(const Network<double>& net, const TrialBatch<double>& batch, const TimeGrid& grid,
                LabelType type) {
@@ -34,12 +41,12 @@ double loss_of(const Network<double>& net, const TrialBatch<double>& batch, cons
   return batch_loss<double>(type, y, batch.target, static_cast<double>(batch.n_trials), nullptr);
 }
 
-TEST_P(EulerGradient, MatchesCentralDifferences) {
-  const auto& [point, group] = GetParam();
+void check_gradient(const Point& point, Group group, double noise_std) {
   RnnOptions o;
   o.N = 10;
   o.R = 2;
   o.M_init_std = o.N_init_std = o.B_init_std = o.w_init_std = point.init_scale;
+  o.noise_std = noise_std;
   auto net = init_network<double>(o, 123);
   net.theta.b() = point.bias;
   TaskOptions t;  // the full T = 100 task
@@ -76,8 +83,83 @@ TEST_P(EulerGradient, MatchesCentralDifferences) {
                           << ", |fd| = " << fd.norm();
 }
 
+TEST_P(EulerGradient, MatchesCentralDifferences) {
+  const auto& [point, group] = GetParam();
+  check_gradient(point, group, 0.0);
+}
+
+TEST_P(EulerMaruyamaGradient, MatchesCentralDifferences) {
+  const auto& [point, group] = GetParam();
+  check_gradient(point, group, kNoiseStd);
+}
+
 INSTANTIATE_TEST_SUITE_P(AllGroups, EulerGradient, test::all_points_and_groups(),
                          test::PointGroupName());
+INSTANTIATE_TEST_SUITE_P(AllGroups, EulerMaruyamaGradient, test::all_points_and_groups(),
+                         test::PointGroupName());
+
+TEST(EulerMaruyama, StationaryStdOfALeakyUnit) {
+  // With J = 0 and no input, x_{k+1} = (1 - α) x_k + sigma sqrt(2 α) xi_k has the stationary
+  // variance sigma² / (1 - α/2): at α = 0.1 and 0.5 that is 2.6 % and 15.5 % above sigma², both
+  // far outside the estimate's standard error (about 0.3 % of the std here).
+  constexpr double kSigma = 0.05;
+  constexpr double kRelTol = 0.01;
+  for (const double dt : {0.1, 0.5}) {
+    RnnOptions o;
+    o.N = 500;
+    o.g = 0.0;
+    o.M_init_std = o.N_init_std = o.B_init_std = o.w_init_std = 0.0;
+    o.noise_std = kSigma;
+    const auto net = init_network<double>(o, 3);
+    const TimeGrid grid = make_time_grid(TaskOptions{}, dt);
+    TrialBatch<double> batch;
+    batch.resize(16, grid.K, 4);
+    batch.u.setZero();
+    batch.target.setOnes();
+    for (int j = 0; j < 16; ++j) batch.index[static_cast<std::size_t>(j)] = j;
+    EulerBptt<double> e(grid);
+    VecX<double> y(16);
+    e.forward(net, batch, y);
+    // From t = 20 on (20 time constants: the start x_0 = 0 is forgotten).
+    double sq = 0;
+    Index n = 0;
+    for (Index k = grid.K / 5; k <= grid.K; ++k) {
+      const MatX<double> x = e.tape_step(k).array().atanh();
+      sq += x.squaredNorm();
+      n += x.size();
+    }
+    const double alpha = dt / o.tau;
+    const double expected = kSigma / std::sqrt(1.0 - alpha / 2.0);
+    EXPECT_NEAR(std::sqrt(sq / static_cast<double>(n)) / expected, 1.0, kRelTol) << "dt " << dt;
+  }
+}
+
+TEST(EulerMaruyama, NoiseChangesTheSolutionAndTheGradient) {
+  // Guards the test above: with the noise on, ȳ and dL/dθ must differ from the deterministic ones.
+  RnnOptions o;
+  o.N = 10;
+  auto net = init_network<double>(o, 123);
+  TaskOptions t;
+  ContextSwitchTask task(t, 0.1, 7, 100, 1, 1);
+  std::vector<std::int64_t> idx = {0, 1, 2};
+  TrialBatch<double> batch;
+  task.fill(Split::kTrain, idx.data(), 3, batch);
+  const auto solve = [&](double sigma, Params<double>& grad) {
+    net.noise_std = sigma;
+    EulerBptt<double> e(task.grid());
+    VecX<double> y(3), dL(3);
+    e.forward(net, batch, y);
+    batch_loss<double>(LabelType::kPm1, y, batch.target, 3.0, &dL);
+    grad = Params<double>(net.dims());
+    e.backward(net, batch, dL, grad);
+    return y;
+  };
+  Params<double> g0, g1;
+  const VecX<double> y0 = solve(0.0, g0);
+  const VecX<double> y1 = solve(kNoiseStd, g1);
+  EXPECT_GT((y1 - y0).norm(), 1e-3 * y0.norm());
+  EXPECT_GT((g1.flat() - g0.flat()).norm(), 1e-3 * g0.flat().norm());
+}
 
 TEST(EulerGradientFloat, AgreesWithDouble) {
   // float32 BPTT of the same network: agreement to float precision over 1000 steps.

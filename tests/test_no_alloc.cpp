@@ -20,9 +20,10 @@ namespace lrnn {
 namespace {
 
 template <typename Scalar>
-long allocations_of_one_pass(double T_stim, Index N, Index trials) {
+long allocations_of_one_pass(double T_stim, Index N, Index trials, double noise_std = 0.0) {
   RnnOptions o;
   o.N = static_cast<int>(N);
+  o.noise_std = noise_std;
   const auto net = init_network<Scalar>(o, 1);
   TaskOptions t;
   t.T_stim = T_stim;
@@ -65,6 +66,16 @@ TEST(NoAlloc, AllocationsDoNotGrowWithSteps) {
   EXPECT_LE(long_run, 4) << "a pass should allocate next to nothing";
   EXPECT_EQ(allocations_of_one_pass<double>(15.0, 200, 8),
             allocations_of_one_pass<double>(105.0, 200, 8));
+}
+
+TEST(NoAlloc, RecurrentNoiseAllocatesNothingPerStep) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
+  // Euler-Maruyama draws N x B normals every step into buffers sized once.
+  const long short_run = allocations_of_one_pass<float>(15.0, 500, 32, 0.1);
+  EXPECT_EQ(short_run, allocations_of_one_pass<float>(105.0, 500, 32, 0.1));
+  EXPECT_LE(short_run, 4);
+  EXPECT_EQ(allocations_of_one_pass<double>(15.0, 101, 5, 0.1),
+            allocations_of_one_pass<double>(105.0, 101, 5, 0.1));
 }
 
 }  // namespace

@@ -1,13 +1,16 @@
-// The trainer: a short run whose loss falls, and exact resume (100 + 100 steps == 200 steps).
+// The trainer: a short run whose loss falls, exact resume (100 + 100 steps == 200 steps), the
+// stop rule.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <limits>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "lrnn/core/errors.hpp"
@@ -237,6 +240,91 @@ TEST(Trainer, OnNanSkipDropsExactlyThePoisonedBatches) {
   // The last good checkpoint stays, and no final.h5 is written.
   EXPECT_NO_THROW(load_checkpoint<float>(c.output.dir + "/checkpoints/step_000000.h5"));
   EXPECT_FALSE(fs::exists(c.output.dir + "/final.h5"));
+}
+
+// The stop rule, against a run without it: from the full run's validations, the step at which
+// training.stop_patience = 2 validations in a row reach a threshold in both contexts is known in
+// advance; the run with the rule must end exactly there, with exactly the full run's parameters of
+// that step, and so must a run interrupted inside the streak and resumed.
+TEST(Trainer, StopRuleEndsAtThePredictedStepAndResumesExactly) {
+  Config c = tiny_config(Precision::kFloat32);
+  c.training.eval_every = 20;
+  c.training.save_every = 20;
+  c.output.dir = fresh_dir("stop_full").string();
+  std::vector<std::pair<std::int64_t, double>> worst_ctx;  // (step, min accuracy over contexts)
+  TrainRunOptions full;
+  full.on_step = [&](const StepReport& r) {
+    if (r.has_validation) {
+      worst_ctx.emplace_back(r.step,
+                             std::min(r.validation.accuracy_ctx[0], r.validation.accuracy_ctx[1]));
+    }
+  };
+  const RunDir full_run = prepare_run_dir(c.output.dir);
+  ASSERT_EQ(train(c, full_run, full).status, TrainStatus::kCompleted);
+  ASSERT_EQ(worst_ctx.size(), 10u);
+  // A threshold that validations 4 and 5 (steps 80, 100) both reach: the rule fires there or
+  // earlier, never at the first validation (patience 2).
+  const double threshold = std::min(worst_ctx[3].second, worst_ctx[4].second);
+  ASSERT_GT(threshold, 0.0);
+  std::int64_t expected_stop = -1;
+  for (std::size_t i = 1; i < worst_ctx.size() && expected_stop < 0; ++i) {
+    if (worst_ctx[i - 1].second >= threshold && worst_ctx[i].second >= threshold) {
+      expected_stop = worst_ctx[i].first;
+    }
+  }
+  ASSERT_GE(expected_stop, 40);
+  ASSERT_LE(expected_stop, 100);
+
+  c.training.stop_at_val_accuracy = threshold;
+  c.training.stop_patience = 2;
+  const auto expect_stopped_like_full_run = [&](const TrainSummary& s, const RunDir& run) {
+    EXPECT_EQ(s.status, TrainStatus::kStoppedEarly);
+    EXPECT_EQ(s.steps_done, expected_stop);
+    EXPECT_NE(s.message.find("stopped early at step " + std::to_string(expected_stop)),
+              std::string::npos)
+        << s.message;
+    EXPECT_EQ(s.last_checkpoint, run.step_checkpoint(expected_stop));
+    const auto a = load_checkpoint<float>(full_run.step_checkpoint(expected_stop));
+    const auto b = load_checkpoint<float>(run.final());
+    EXPECT_EQ(b.info.meta.step, expected_stop);
+    EXPECT_EQ(b.info.meta.stop_streak, 2);
+    EXPECT_TRUE((a.net.theta.flat().array() == b.net.theta.flat().array()).all());
+    EXPECT_TRUE((a.adam.m.array() == b.adam.m.array()).all());
+    EXPECT_FALSE(fs::exists(run.step_checkpoint(expected_stop + 20)));
+  };
+
+  c.output.dir = fresh_dir("stop_rule").string();
+  const RunDir stop_run = prepare_run_dir(c.output.dir);
+  const TrainSummary s = train(c, stop_run, TrainRunOptions{});
+  expect_stopped_like_full_run(s, stop_run);
+  // metrics.jsonl ends at the stopping step, and its validations count the streak.
+  const std::vector<test::Json> metrics = test::read_json_lines(stop_run.metrics());
+  EXPECT_EQ(static_cast<std::int64_t>(metrics.size()), expected_stop);
+  ASSERT_FALSE(metrics.empty());
+  EXPECT_EQ(metrics.back().value("stop_streak", std::int64_t{-1}), 2) << metrics.back();
+
+  // Interrupted after the first validation of the streak: the checkpoint carries the count.
+  c.output.dir = fresh_dir("stop_resume").string();
+  const RunDir part = prepare_run_dir(c.output.dir);
+  std::atomic<bool> stop{false};
+  TrainRunOptions first;
+  first.stop_requested = &stop;
+  first.on_step = [&](const StepReport& r) {
+    if (r.step == expected_stop - 13) stop = true;
+  };
+  ASSERT_EQ(train(c, part, first).status, TrainStatus::kInterrupted);
+  EXPECT_EQ(load_checkpoint<float>(part.step_checkpoint(expected_stop - 13)).info.meta.stop_streak,
+            1);
+  TrainRunOptions second;
+  second.resume = part.step_checkpoint(expected_stop - 13);
+  expect_stopped_like_full_run(train(c, part, second), part);
+
+  // A resume from the stopping checkpoint has nothing left to do.
+  TrainRunOptions third;
+  third.resume = part.step_checkpoint(expected_stop);
+  const TrainSummary again = train(c, part, third);
+  EXPECT_EQ(again.status, TrainStatus::kStoppedEarly);
+  EXPECT_EQ(again.steps_done, expected_stop);
 }
 
 TEST(TrainingOrder, IsAPermutationWithBalancedBatches) {

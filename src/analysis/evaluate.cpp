@@ -62,7 +62,10 @@ Trials make_trials(const Config& config, const EvalOptions& options, const Dims&
 
 template <typename Scalar>
 EvalSummary run(const std::string& path, const EvalOptions& options, Config config) {
-  const auto ckpt = as_input([&] { return load_checkpoint<Scalar>(path); });
+  auto ckpt = as_input([&] { return load_checkpoint<Scalar>(path); });
+  // The dynamics' noise is the (possibly overridden) config's; test trials use its fixed stream.
+  ckpt.net.noise_std = config.rnn.noise_std;
+  ckpt.net.noise_seed = config.training.seed;
   EvalSummary summary;
   const Trials trials = make_trials(config, options, ckpt.net.dims());
   summary.trials = trials.description;
@@ -105,6 +108,8 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
                                                .add("integrator", meta.integrator)
                                                .add("precision", meta.precision)
                                                .add("trials", summary.trials)
+                                               .add("noise_std", config.rnn.noise_std)
+                                               .add("input_noise_std", config.task.input_noise_std)
                                                .add("simulate_s", summary.simulate_s)));
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
@@ -142,6 +147,8 @@ EvalSummary evaluate_checkpoint(const std::string& checkpoint_path, const EvalOp
   Config config = checkpoint_config(checkpoint_path);
   if (options.integrator) config.integrator.method = *options.integrator;
   if (!options.coherences.empty()) config.task.coherences = options.coherences;
+  if (options.noise_std) config.rnn.noise_std = *options.noise_std;
+  if (options.input_noise_std) config.task.input_noise_std = *options.input_noise_std;
   try {
     validate(config);
   } catch (const ConfigError& e) {

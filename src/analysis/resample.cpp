@@ -146,6 +146,8 @@ Network<double> resample_network(const LoadingFit& fit, const Network<double>& o
   Network<double> net;
   net.g = original.g;
   net.tau = original.tau;
+  net.noise_std = original.noise_std;
+  net.noise_seed = original.noise_seed;
   net.theta = Params<double>(d);
   VecX<double> z(P);
   MatX<double> v(d.N, P);

@@ -73,6 +73,8 @@ class Recorder {
   void run(const Network<Scalar>& net, const TrialSource& source, Split split,
            const std::int64_t* indices, Index count, Index first, TrialTraces& out) {
     source.fill(split, indices, count, batch_);
+    batch_.noise_split = static_cast<std::uint32_t>(split);
+    batch_.noise_epoch = 0;
     record_trials(batch_, first, out);
     if (euler_) {
       run_euler(net, first, out);

@@ -1,5 +1,7 @@
 #include "lrnn/integrate/euler_bptt.hpp"
 
+#include <cmath>
+
 #include "integrate/bulk_product.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/config.hpp"
@@ -29,6 +31,7 @@ void EulerBptt<Scalar>::reserve(const Dims& d, Index n_trials) {
   v_.resize(d.R, n_trials);
   dMB_.resize(d.N, d.R + d.d_in);
   ysum_.resize(n_trials);
+  noise_.reserve(d.N, n_trials);
 }
 
 template <typename Scalar>
@@ -57,6 +60,11 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
   const auto n = net.theta.n();
   const auto w = net.theta.w();
 
+  const bool noisy = net.noise_std > 0.0;
+  const auto noise_scale = static_cast<Scalar>(net.noise_std * std::sqrt(2.0 * grid_.dt / net.tau));
+  const std::uint32_t noise_stream =
+      static_cast<std::uint32_t>(Stream::kRecurrentNoise) + batch.noise_split;
+
   x_.setZero();
   phi(0).setZero();
   ysum_.setZero();
@@ -69,7 +77,12 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
     z_.bottomRows(d.d_in) = batch.u_step(k);
     drive_.noalias() = MB_ * z_;
     bulk_->add(g, net.C, phi_k, drive_);
-    x_ = keep * x_ + alpha * drive_;
+    if (noisy) {
+      noise_.draw(net.noise_seed, noise_stream, batch.noise_epoch, batch.index.data(), Bt, k, d.N);
+      x_ = keep * x_ + alpha * drive_ + noise_scale * noise_.block().template cast<Scalar>();
+    } else {
+      x_ = keep * x_ + alpha * drive_;
+    }
     auto phi_next = tape_.middleCols((k + 1) * Bt, Bt);
     phi_next = x_.array().tanh();
     if (grid_.in_window(k + 1)) ysum_.noalias() += w.transpose() * phi_next;

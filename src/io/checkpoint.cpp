@@ -140,6 +140,7 @@ void write_hdf5(H5::H5File& file, const Network<Scalar>& net, const AdamState<Sc
   write_scalar_attr(file, "nan_skips", H5::PredType::NATIVE_INT64, &meta.nan_skips);
   write_scalar_attr(file, "nan_skips_in_a_row", H5::PredType::NATIVE_INT64,
                     &meta.nan_skips_in_a_row);
+  write_scalar_attr(file, "stop_streak", H5::PredType::NATIVE_INT64, &meta.stop_streak);
   write_string_attr(file, "lrnn_version", kLrnnVersion);
 
   {
@@ -282,6 +283,12 @@ CheckpointInfo read_info(const std::string& path, const H5::H5File& file) {
   if (meta.nan_skips_in_a_row < 0 || meta.nan_skips_in_a_row > meta.nan_skips) {
     fail(path, "attribute nan_skips_in_a_row is " + std::to_string(meta.nan_skips_in_a_row) +
                    ", not in [0, nan_skips = " + std::to_string(meta.nan_skips) + "]");
+  }
+  if (file.attrExists("stop_streak")) {  // added after format_version 1 was first written
+    meta.stop_streak = read_int_attr(path, file, "stop_streak");
+  }
+  if (meta.stop_streak < 0) {
+    fail(path, "attribute stop_streak is " + std::to_string(meta.stop_streak) + ", not >= 0");
   }
   return info;
 }

@@ -98,6 +98,7 @@ void for_each_field(C& c, F&& f) {
   f("rnn", "N_init_std", c.rnn.N_init_std);
   f("rnn", "B_init_std", c.rnn.B_init_std);
   f("rnn", "w_init_std", c.rnn.w_init_std);
+  f("rnn", "noise_std", c.rnn.noise_std);
 
   f("task", "T_burn", c.task.T_burn);
   f("task", "T_stim", c.task.T_stim);
@@ -145,6 +146,8 @@ void for_each_field(C& c, F&& f) {
   f("training", "save_every", c.training.save_every);
   f("training", "on_nan", c.training.on_nan);
   f("training", "threads", c.training.threads);
+  f("training", "stop_at_val_accuracy", c.training.stop_at_val_accuracy);
+  f("training", "stop_patience", c.training.stop_patience);
 
   f("output", "dir", c.output.dir);
 }
@@ -790,6 +793,7 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   check.non_negative("rnn.N_init_std", rnn.N_init_std);
   check.non_negative("rnn.B_init_std", rnn.B_init_std);
   check.non_negative("rnn.w_init_std", rnn.w_init_std);
+  check.non_negative("rnn.noise_std", rnn.noise_std);
 
   const TaskOptions& task = c.task;
   check.non_negative("task.T_burn", task.T_burn);
@@ -827,6 +831,14 @@ void validate_with_locations(const Config& c, const Locations* locations) {
     // Euler's gradient is the exact BPTT of its steps; the continuous adjoint is rk45's.
     check.fail_at({"integrator.gradient", "integrator.method"}, "integrator.gradient", "adjoint",
                   "needs integrator.method: rk45 (euler's gradient is bptt)");
+  }
+  if (integrator.method != Method::kEuler && rnn.noise_std > 0.0) {
+    // With noise the dynamics are an SDE: rk45's step control and both of its gradients assume
+    // a smooth right-hand side.
+    check.fail_at({"rnn.noise_std", "integrator.method"}, "rnn.noise_std",
+                  format_double(rnn.noise_std),
+                  "needs integrator.method: euler (an SDE needs an SDE solver); to evaluate such a "
+                  "network with rk45, use lrnn-eval --noise-std 0");
   }
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
   if (!from_file && !is_multiple(task.T_burn, dt)) {
@@ -878,6 +890,13 @@ void validate_with_locations(const Config& c, const Locations* locations) {
   check.at_least("training.eval_every", training.eval_every, 1);
   check.at_least("training.save_every", training.save_every, 1);
   check.at_least("training.threads", training.threads, 0);
+  check.unit_interval("training.stop_at_val_accuracy", training.stop_at_val_accuracy, true);
+  check.at_least("training.stop_patience", training.stop_patience, 1);
+  if (training.stop_patience > 1 && training.stop_at_val_accuracy == 0.0) {
+    check.fail_at({"training.stop_patience", "training.stop_at_val_accuracy"},
+                  "training.stop_patience", std::to_string(training.stop_patience),
+                  "needs training.stop_at_val_accuracy > 0 (the stop rule is off at 0)");
+  }
 
   if (c.output.dir.empty()) check.fail_key("output.dir", "\"\"", "must not be empty");
 }

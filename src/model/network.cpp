@@ -28,6 +28,8 @@ Network<Scalar> init_network(const RnnOptions& o, std::uint64_t seed) {
   Network<Scalar> net;
   net.g = o.g;
   net.tau = o.tau;
+  net.noise_std = o.noise_std;
+  net.noise_seed = seed;
   net.theta = Params<Scalar>(d);
   const double N = static_cast<double>(o.N);
   net.C.resize(d.N, d.N);

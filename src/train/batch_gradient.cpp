@@ -61,6 +61,8 @@ typename BatchGradient<Scalar>::Result BatchGradient<Scalar>::run(
       const Index first = i * kTrialsPerBlock;
       const Index last = std::min(count, first + kTrialsPerBlock);
       source.fill(split, indices + first, last - first, wk.batch);
+      wk.batch.noise_split = static_cast<std::uint32_t>(split);
+      wk.batch.noise_epoch = split == Split::kTrain ? noise_epoch_ : 0;
       wk.y_bar.resize(last - first);
       wk.method->forward(net, wk.batch, wk.y_bar);
       b.metrics = MetricsAccumulator(label_type_);

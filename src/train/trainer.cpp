@@ -281,7 +281,7 @@ class Trainer {
     // allreduce, so that every rank stops after the same step; alone, the flag itself.
     bool peers_stop = false;
 
-    while (meta_.step < total_steps_) {
+    while (meta_.step < total_steps_ && !stop_rule_met()) {
       if (comm_.size() == 1 ? local_stop() : peers_stop) {
         const std::string path = save_step_checkpoint();
         summary.status = TrainStatus::kInterrupted;
@@ -302,6 +302,7 @@ class Trainer {
         order_epoch = epoch;
       }
       const std::int64_t* indices = order.data() + (s % steps_per_epoch_) * t.batch_size;
+      batch_grad_.set_noise_epoch(static_cast<std::uint32_t>(epoch));
       const double lr = learning_rate_at(t, s, total_steps_);
 
       const auto t_step = Clock::now();
@@ -381,6 +382,7 @@ class Trainer {
         rep.has_validation = true;
         rep.validation = *validation;
         check_ranks_agree();
+        count_towards_stop(rep.validation);
         if (rep.validation.loss < meta_.best_val_loss) {
           meta_.best_val_loss = rep.validation.loss;
           meta_.best_step = meta_.step;
@@ -393,7 +395,20 @@ class Trainer {
       rep.elapsed_s = seconds_since(t_start);
       if (options_.on_step) options_.on_step(rep);
     }
-    if (meta_.step >= total_steps_) {
+    if (summary.status != TrainStatus::kInterrupted && stop_rule_met() &&
+        meta_.step < total_steps_) {
+      // The stopping step's checkpoint is the last one (unless save_every wrote it already, or
+      // this is a resume from it), and final.h5 is that network.
+      if (last_checkpoint_ != run_.step_checkpoint(meta_.step)) save_step_checkpoint();
+      save(run_.final());
+      summary.status = TrainStatus::kStoppedEarly;
+      summary.message = fmt::format(
+          "stopped early at step {} of {}: validation accuracy >= {} in every context for {} "
+          "validation{} in a row (training.stop_at_val_accuracy, training.stop_patience)",
+          meta_.step, total_steps_, t.stop_at_val_accuracy, meta_.stop_streak,
+          meta_.stop_streak == 1 ? "" : "s");
+      spdlog::info("{}", summary.message);
+    } else if (meta_.step >= total_steps_) {
       save(run_.final());
       summary.message = fmt::format("finished {} steps", meta_.step);
     }
@@ -408,6 +423,23 @@ class Trainer {
   }
 
  private:
+  // The stop rule: training.stop_patience validations in a row with every context (that has
+  // validation trials) at or above training.stop_at_val_accuracy. Off at 0.
+  bool stop_rule_met() const {
+    const auto& t = config_.training;
+    return t.stop_at_val_accuracy > 0.0 && meta_.stop_streak >= t.stop_patience;
+  }
+
+  void count_towards_stop(const TaskMetrics& v) {
+    const double threshold = config_.training.stop_at_val_accuracy;
+    if (threshold <= 0.0) return;
+    bool all_above = v.n > 0;
+    for (int k = 0; k < 2; ++k) {
+      if (v.n_ctx[k] > 0 && v.accuracy_ctx[k] < threshold) all_above = false;
+    }
+    meta_.stop_streak = all_above ? meta_.stop_streak + 1 : 0;
+  }
+
   bool local_stop() const { return options_.stop_requested && options_.stop_requested->load(); }
 
   // Every rank draws (or loads) the same network; rank 0 writes the files.
@@ -443,12 +475,16 @@ class Trainer {
       throw InputError(options_.resume + ": precision differs from training.precision");
     }
     net_ = std::move(ck.net);
+    // The dynamics' noise is the config's (a checkpoint stores parameters, not dynamics).
+    net_.noise_std = config_.rnn.noise_std;
+    net_.noise_seed = config_.training.seed;
     adam_ = std::move(ck.adam);
     meta_.step = ck.info.meta.step;
     meta_.best_val_loss = ck.info.meta.best_val_loss;
     meta_.best_step = ck.info.meta.best_step;
     meta_.nan_skips = ck.info.meta.nan_skips;
     meta_.nan_skips_in_a_row = ck.info.meta.nan_skips_in_a_row;
+    meta_.stop_streak = ck.info.meta.stop_streak;
     last_checkpoint_ = options_.resume;
     if (comm_.is_root()) write_text_file(run_.config(), to_yaml(config_));
     spdlog::info("resuming from {} at step {} of {} ({})", options_.resume, meta_.step,
@@ -545,6 +581,9 @@ class Trainer {
         .add("rhs_backward", r.stats.rhs_backward);
     if (r.skipped || meta_.nan_skips > 0)
       j.add("skipped", r.skipped).add("nan_skips", meta_.nan_skips);
+    if (r.has_validation && config_.training.stop_at_val_accuracy > 0.0) {
+      j.add("stop_streak", meta_.stop_streak);
+    }
     if (r.has_validation) {
       j.add("val_loss", r.validation.loss)
           .add("val_accuracy", r.validation.accuracy)

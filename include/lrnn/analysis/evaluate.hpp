@@ -15,13 +15,15 @@
 namespace lrnn {
 
 struct EvalOptions {
-  std::int64_t n_trials = 2000;      ///< --trials: generated test trials, >= 1
-  std::optional<Method> integrator;  ///< --integrator: instead of the config's
-  std::vector<double> coherences;    ///< --coherences: instead of task.coherences (> 0 each)
-  std::string trials_file;           ///< --trials-file: evaluate these trials instead
-  std::string out_dir;               ///< --out: default the checkpoint's directory
-  int threads = 0;                   ///< --threads: 0 = all cores
-  bool figures = true;               ///< write the SVG figures
+  std::int64_t n_trials = 2000;           ///< --trials: generated test trials, >= 1
+  std::optional<Method> integrator;       ///< --integrator: instead of the config's
+  std::vector<double> coherences;         ///< --coherences: instead of task.coherences (> 0 each)
+  std::optional<double> noise_std;        ///< --noise-std: instead of rnn.noise_std (>= 0)
+  std::optional<double> input_noise_std;  ///< --input-noise-std: instead of task.input_noise_std
+  std::string trials_file;                ///< --trials-file: evaluate these trials instead
+  std::string out_dir;                    ///< --out: default the checkpoint's directory
+  int threads = 0;                        ///< --threads: 0 = all cores
+  bool figures = true;                    ///< write the SVG figures
   /// Training curves come from this metrics.jsonl; empty: looked up beside the checkpoint (its
   /// directory, or the run directory above checkpoints/).
   std::string metrics_jsonl;

@@ -1,8 +1,8 @@
 // Forward Euler with backpropagation through time: the exact gradient of the discrete loss.
 //
-//   x_{k+1} = x_k + α (-x_k + g C phi_k + M kappa_k + B u_k),   α = dt / tau,
-//   phi_k = tanh(x_k),  kappa_k = nᵀ phi_k / N,  y_k = wᵀ phi_k / N + b,
-//   ȳ = (1/m) Σ_{k = K-m+1}^{K} y_k.
+//   x_{k+1} = x_k + α (-x_k + g C phi_k + M kappa_k + B u_k) + sigma sqrt(2 α) xi_k,   α = dt /
+//   tau, phi_k = tanh(x_k),  kappa_k = nᵀ phi_k / N,  y_k = wᵀ phi_k / N + b, ȳ = (1/m) Σ_{k =
+//   K-m+1}^{K} y_k.
 //
 // Backward, with a_k = dL/dx_k:
 //   a_k = (1 - α) a_{k+1} + α phi'_k ⊙ (g Cᵀ a_{k+1} + n Mᵀ a_{k+1} / N) + [k in W] phi'_k ⊙ w
@@ -10,10 +10,17 @@
 //   u_kᵀ, dL/dw += Σ_{k in W} phi_k dy_k / N,  dL/db += Σ_{k in W} Σ_trials dy_k,   dy_k = dL/dȳ /
 //   m.
 //
+// With recurrent noise (sigma = rnn.noise_std > 0) the step is Euler-Maruyama, xi_k ~ N(0, I) drawn
+// from the trial's counter-based stream (core/random.hpp, NormalBlock): sigma is, to first order in
+// α, the stationary std of a leaky unit it drives (exactly sigma / sqrt(1 - α/2)). The noise is
+// additive, so the backward pass above is unchanged: it needs only the stored phi_k, and xi is
+// neither stored nor drawn again.
+//
 // The tape holds phi_0 .. phi_K (phi' = 1 - phi²): N (K+1) B numbers. Buffers are sized on the
 // first call for a shape and reused; the time loops allocate nothing.
 #pragma once
 
+#include "lrnn/core/random.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
 
 namespace lrnn {
@@ -54,6 +61,7 @@ class EulerBptt final : public GradientMethod<Scalar> {
   MatX<Scalar> v_;        ///< R x B: Mᵀ a
   MatX<Scalar> dMB_;      ///< N x (R + d_in): dL/d[M, B]
   RowVecX<Scalar> ysum_;  ///< 1 x B: Σ_W wᵀ phi_k
+  NormalBlock noise_;     ///< xi_k of the recurrent noise
   SolveStats stats_;
   std::unique_ptr<detail::BulkProduct<Scalar>> bulk_;  ///< g C phi without allocations
 };

@@ -3,8 +3,8 @@
 //   /fixed/C (N x N)
 //   /optimizer/m/<group>, /optimizer/v/<group> (shaped like the parameter), /optimizer/step
 //   attributes on /: format_version, g, tau, N, R, d_in, step, seed, precision, config_yaml,
-//                    best_val_loss, best_step, nan_skips, nan_skips_in_a_row (optional: files
-//                    written before it count as 0)
+//                    best_val_loss, best_step, nan_skips, nan_skips_in_a_row, stop_streak
+//                    (the last two optional: files written before them count as 0)
 //   attribute crc32 (uint32) on every dataset above: zlib's CRC-32 of its elements as stored,
 //                    i.e. of h5py's ds[()].tobytes(), verified on every load (files written
 //                    before lrnn stored it load unverified, with a note in the log)
@@ -37,6 +37,9 @@ struct CheckpointMeta {
   /// Of those, the batches just before this step, all dropped: a resume goes on counting towards
   /// the limit of 10 in a row, as the uninterrupted run does.
   std::int64_t nan_skips_in_a_row = 0;
+  /// Validations in a row, up to this step, at or above training.stop_at_val_accuracy in every
+  /// context: a resume goes on counting towards training.stop_patience.
+  std::int64_t stop_streak = 0;
 };
 
 /// What the attributes say, read without loading the arrays.

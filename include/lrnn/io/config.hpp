@@ -22,6 +22,9 @@ struct RnnOptions {
   double N_init_std = 1.0;  ///< rnn.N_init_std: n ~ N(0, s²/N), >= 0
   double B_init_std = 1.0;  ///< rnn.B_init_std: B ~ N(0, s²/d_in), >= 0
   double w_init_std = 1.0;  ///< rnn.w_init_std: w ~ N(0, s²/N), >= 0
+  /// rnn.noise_std: sigma of the recurrent noise, the stationary std it gives a leaky unit
+  /// (Euler-Maruyama, euler only), >= 0; 0 = none
+  double noise_std = 0.0;
 };
 
 enum class LabelType { kPm1, kBinary };
@@ -92,7 +95,13 @@ struct TrainingOptions {
   int eval_every = 100;             ///< training.eval_every: validation interval in steps, >= 1
   int save_every = 100;             ///< training.save_every: checkpoint interval in steps, >= 1
   OnNan on_nan = OnNan::kStop;      ///< training.on_nan: stop | skip
-  int threads = 0;                  ///< training.threads: 0 = all cores; --threads overrides
+  /// training.stop_at_val_accuracy: end the run once the validation accuracy of every context is
+  /// at or above this for stop_patience validations in a row, in [0, 1]; 0 = off (run all steps)
+  double stop_at_val_accuracy = 0.0;
+  /// training.stop_patience: validations in a row the stop rule waits for, >= 1; needs
+  /// stop_at_val_accuracy > 0 when above 1
+  int stop_patience = 1;
+  int threads = 0;  ///< training.threads: 0 = all cores; --threads overrides
 
   /// Optimizer steps of the whole run: n_epochs * floor(n_train_trials / batch_size).
   std::int64_t total_steps() const {

@@ -19,12 +19,17 @@ struct Network {
   MatX<Scalar> C;        ///< N x N fixed random bulk
   double g = 0.8;        ///< bulk gain
   double tau = 1.0;      ///< time constant (model time units)
+  /// sigma of the recurrent noise (rnn.noise_std, Euler only): Euler-Maruyama adds
+  /// sigma sqrt(2 dt / tau) xi_k to every unit at every step, xi_k ~ N(0, I); 0 = deterministic.
+  double noise_std = 0.0;
+  std::uint64_t noise_seed = 0;  ///< keys xi's streams (the run's training.seed)
 
   const Dims& dims() const { return theta.dims(); }
 
   template <typename Other>
   Network<Other> cast() const {
-    return Network<Other>{theta.template cast<Other>(), C.template cast<Other>(), g, tau};
+    return Network<Other>{
+        theta.template cast<Other>(), C.template cast<Other>(), g, tau, noise_std, noise_seed};
   }
 };
 

@@ -21,6 +21,12 @@ struct TrialBatch {
   std::vector<int> context;         ///< B: 1 or 2 (0 if unknown, e.g. from a trials file)
   MatX<double> coherence;           ///< 2 x B: signed stimulus strength σ_i a_i of each channel
   std::vector<std::int64_t> index;  ///< B: trial index within its split
+  /// Which realisation of the recurrent noise xi the trials get when the network has
+  /// rnn.noise_std > 0 (DESIGN.md section 1): the split (its own stream) and, for training, the
+  /// epoch, so that a trial meets fresh noise every epoch; validation and test use epoch 0. Set by
+  /// whoever solves the batch (BatchGradient, the trace recorder), not by the trial source.
+  std::uint32_t noise_split = 0;
+  std::uint32_t noise_epoch = 0;
 
   void resize(Index trials, Index steps, Index channels) {
     n_trials = trials;

@@ -65,6 +65,10 @@ class BatchGradient {
   /// allreduce.
   void set_cancel(const std::atomic<bool>* flag);
 
+  /// The epoch whose recurrent noise the training split's trials get (TrialBatch::noise_epoch);
+  /// validation and test trials always get epoch 0's. Default 0.
+  void set_noise_epoch(std::uint32_t epoch) { noise_epoch_ = epoch; }
+
  private:
   /// What a thread needs to solve a block: its own gradient method (with its tape) and buffers.
   /// One per thread, not per block, so memory grows with the thread count, not the trial count.
@@ -98,6 +102,7 @@ class BatchGradient {
   int threads_;
   const Comm* comm_;
   const std::atomic<bool>* cancel_ = nullptr;
+  std::uint32_t noise_epoch_ = 0;
   std::vector<Worker> workers_;
   std::vector<Block> blocks_;
   std::vector<double> reduce_buffer_;  ///< [grad, loss, metrics, also_sum], sized once

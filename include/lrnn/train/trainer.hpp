@@ -85,7 +85,11 @@ struct TrainRunOptions {
   const Comm* comm = nullptr;
 };
 
-enum class TrainStatus { kCompleted, kInterrupted };
+enum class TrainStatus {
+  kCompleted,     ///< all training.total_steps() steps taken
+  kStoppedEarly,  ///< the stop rule (training.stop_at_val_accuracy, stop_patience) was met first
+  kInterrupted,   ///< a stop request; resume from last_checkpoint
+};
 
 struct TrainSummary {
   TrainStatus status = TrainStatus::kCompleted;
