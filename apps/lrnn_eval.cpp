@@ -1,5 +1,6 @@
 // lrnn-eval CKPT.h5 [--trials N] [--integrator euler|rk45] [--coherences LIST] [--trials-file F]
-//           [--noise-std S] [--input-noise-std S] [--out DIR] [--threads N] [--no-figures]
+//           [--noise-std S] [--input-noise-std S] [--stim-std S] [--out DIR] [--threads N]
+//           [--no-figures]
 // Exit codes: 0 done, 1 the run failed (a solve failed, an output could not be written),
 // 2 bad usage, checkpoint or trials file.
 #include <CLI/CLI.hpp>
@@ -38,6 +39,10 @@ int main(int argc, char** argv) {
   app.add_option("--input-noise-std", options.input_noise_std,
                  "input noise instead of the checkpoint's task.input_noise_std (0: noise-free "
                  "stimuli)")
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--stim-std", options.stim_std,
+                 "per-trial stimulus offset std instead of the checkpoint's task.stim_std (0: "
+                 "the original's fixed stimuli)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--trials-file", options.trials_file,
                  "evaluate the trials of this HDF5 file (/u, /label, optional /context, "

@@ -10,7 +10,8 @@
 #    or resumed);
 # 2. evaluates each run's final.h5 (the network after the last step) and best.h5 (lowest
 #    validation loss) with lrnn-eval on N generated test trials (default 2000) of the original's
-#    noise-free task: --noise-std 0 --input-noise-std 0, whatever noise the config trains with;
+#    noise-free task: --noise-std 0 --input-noise-std 0 --stim-std 0, whatever noise the config
+#    trains with;
 # 3. counts, with scripts/wrong_basins.py, the stimulus conditions (of 8) in which final.h5 has a
 #    stable fixed point whose readout has the wrong sign (--no-basins skips it);
 # 4. prints one row per seed and a summary line: how many seeds reach >= 0.99 accuracy in both
@@ -26,7 +27,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 build="${LRNN_BUILD_DIR:-$root/build}"
 python=/usr/bin/python3  # Debian's, with numpy, scipy, h5py (another python3 may come first)
 
-usage() { sed -n '2,19p' "$0" >&2; exit 2; }
+usage() { awk 'NR > 1 && /^#/ { print; next } NR > 1 { exit }' "$0" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 config="$1"
 shift
@@ -81,7 +82,7 @@ for run in "$out"/*seed*/; do
     [ -f "$run/$which.h5" ] || continue
     dest="$run/eval_${which}_clean"
     [ -f "$dest/metrics.json" ] && [ "$dest/metrics.json" -nt "$run/$which.h5" ] && continue
-    "$build/apps/lrnn-eval" "$run/$which.h5" --trials "$trials" --noise-std 0 \
+    "$build/apps/lrnn-eval" "$run/$which.h5" --trials "$trials" --noise-std 0 --stim-std 0 \
       --input-noise-std 0 --no-figures --out "$dest" "${threads[@]}" > /dev/null 2>&1 ||
       { echo "seed_study.sh: lrnn-eval $run/$which.h5 failed" >&2; status=1; }
   done

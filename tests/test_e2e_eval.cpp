@@ -159,9 +159,12 @@ TEST_F(E2eEval, RecurrentNoiseOfTheCheckpointAndItsOverride) {
   EXPECT_NE(rk.output.find("--noise-std 0"), std::string::npos) << rk.output;
   run_eval(noisy, "--integrator rk45 --noise-std 0", "rk0");
 
-  const AppRun bad = eval(ckpt_ + " --noise-std -1");
-  EXPECT_EQ(bad.exit_code, 2) << bad.output;
-  EXPECT_NE(bad.output.find("--noise-std"), std::string::npos) << bad.output;
+  for (const std::string flag : {"--noise-std", "--input-noise-std", "--stim-std"}) {
+    const AppRun bad = eval(ckpt_ + " " + flag + " -1");
+    EXPECT_EQ(bad.exit_code, 2) << bad.output;
+    EXPECT_EQ(test::count_lines(bad.output), 1) << bad.output;
+    EXPECT_NE(bad.output.find(flag), std::string::npos) << bad.output;
+  }
 }
 
 TEST_F(E2eEval, BadInputExitsTwoWithOneLine) {

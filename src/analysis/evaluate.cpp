@@ -110,6 +110,7 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
                                                .add("trials", summary.trials)
                                                .add("noise_std", config.rnn.noise_std)
                                                .add("input_noise_std", config.task.input_noise_std)
+                                               .add("stim_std", config.task.stim_std)
                                                .add("simulate_s", summary.simulate_s)));
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
@@ -149,6 +150,7 @@ EvalSummary evaluate_checkpoint(const std::string& checkpoint_path, const EvalOp
   if (!options.coherences.empty()) config.task.coherences = options.coherences;
   if (options.noise_std) config.rnn.noise_std = *options.noise_std;
   if (options.input_noise_std) config.task.input_noise_std = *options.input_noise_std;
+  if (options.stim_std) config.task.stim_std = *options.stim_std;
   try {
     validate(config);
   } catch (const ConfigError& e) {

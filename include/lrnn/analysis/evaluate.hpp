@@ -20,6 +20,7 @@ struct EvalOptions {
   std::vector<double> coherences;         ///< --coherences: instead of task.coherences (> 0 each)
   std::optional<double> noise_std;        ///< --noise-std: instead of rnn.noise_std (>= 0)
   std::optional<double> input_noise_std;  ///< --input-noise-std: instead of task.input_noise_std
+  std::optional<double> stim_std;         ///< --stim-std: instead of task.stim_std
   std::string trials_file;                ///< --trials-file: evaluate these trials instead
   std::string out_dir;                    ///< --out: default the checkpoint's directory
   int threads = 0;                        ///< --threads: 0 = all cores
