@@ -3,10 +3,13 @@
 // line and exit code 2, and the one-line error format.
 #pragma once
 
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -45,6 +48,15 @@ inline std::optional<int> parse(CLI::App& app, int argc, char** argv, bool quiet
     return quiet ? 2 : fail(app.get_name(), 2, std::string(e.what()) + " (see --help)");
   }
   return std::nullopt;
+}
+
+/// Sends what the library logs (a note such as "checkpoint without checksums") to stderr as
+/// "NAME: LEVEL: text" lines, so that stdout carries only the app's own output (--json).
+inline void log_to_stderr(const std::string& name) {
+  auto logger =
+      std::make_shared<spdlog::logger>(name, std::make_shared<spdlog::sinks::stderr_sink_mt>());
+  logger->set_pattern("%n: %l: %v");
+  spdlog::set_default_logger(std::move(logger));
 }
 
 /// Whether stderr is a terminal (progress lines are rewritten in place only there).

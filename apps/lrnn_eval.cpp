@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
       "Exit codes: 0 done; 1 run failed (a solve failed, I/O); 2 bad usage, checkpoint or\n"
       "trials file.");
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
+  lrnn::cli::log_to_stderr("lrnn-eval");
   if (!integrator.empty()) {
     options.integrator = integrator == "rk45"    ? lrnn::Method::kRk45
                          : integrator == "tsit5" ? lrnn::Method::kTsit5

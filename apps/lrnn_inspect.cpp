@@ -105,6 +105,7 @@ int main(int argc, char** argv) {
       "population explains the network.\n"
       "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
+  lrnn::cli::log_to_stderr("lrnn-inspect");
   if (app.count("--resample") == 0 && (app.count("--trials") > 0 || app.count("--seed") > 0)) {
     return fail(2, "--trials and --seed only apply with --resample K (see --help)");
   }
@@ -148,8 +149,8 @@ int main(int argc, char** argv) {
       doc.add("checkpoint", path)
           .add("step", ck.info.meta.step)
           .add("precision", std::string_view(precision))
-          .add_raw("low_rank", lrnn::to_json(summary));
-      if (report) doc.add_raw("resample", lrnn::to_json(*report));
+          .add_json("low_rank", lrnn::to_json(summary));
+      if (report) doc.add_json("resample", lrnn::to_json(*report));
       std::printf("%s\n", doc.str().c_str());
     } else {
       std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", path.c_str(),

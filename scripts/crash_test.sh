@@ -120,8 +120,9 @@ check_finished_run() {
   total="$(awk '/^training:/ {t = 1} t && /n_train_trials:/ {n = $2} t && /batch_size:/ {b = $2}
                 t && /n_epochs:/ {e = $2} END {if (!e) e = 1; if (!b) b = 32; print int(n / b) * e}' \
            "$run/config.yaml")"
-  metrics_check="$(grep -o '"step": [0-9]*' "$run/metrics.jsonl" | awk -v total="$total" '
-    { s = $2; if (s != NR) { print "line " NR " has step " s; bad = 1; exit } }
+  metrics_check="$(grep -o '"step": *[0-9]*' "$run/metrics.jsonl" | grep -o '[0-9]*$' |
+    awk -v total="$total" '
+    { s = $1; if (s != NR) { print "line " NR " has step " s; bad = 1; exit } }
     END { if (!bad && NR != total) print NR " lines for " total " steps" }')"
   [ -z "$metrics_check" ] || fail "metrics.jsonl: $metrics_check"
 }
@@ -218,13 +219,13 @@ check_finished_run
 if [ "$reference" = 1 ] && [ "$failures" = 0 ]; then
   "$train" "$config" --out "$dir/reference" > "$dir/reference.out" 2>&1 ||
     fail "the uninterrupted run failed: $(tail -1 "$dir/reference.out")"
-  strip() { sed -E 's/"step_time_s": [^,}]*(, )?//' "$1"; }
+  strip() { sed -E 's/"step_time_s": *[^,}]*(, *)?//' "$1"; }
   if ! diff <(strip "$run/metrics.jsonl") <(strip "$dir/reference/metrics.jsonl") > /dev/null; then
     fail "metrics.jsonl differs from the uninterrupted run's"
   fi
   for f in final.h5 best.h5; do
-    a="$("$inspect" "$run/$f" --json | sed -E 's/"checkpoint": "[^"]*"//')"
-    b="$("$inspect" "$dir/reference/$f" --json | sed -E 's/"checkpoint": "[^"]*"//')"
+    a="$("$inspect" "$run/$f" --json | sed -E 's/"checkpoint": *"[^"]*"//')"
+    b="$("$inspect" "$dir/reference/$f" --json | sed -E 's/"checkpoint": *"[^"]*"//')"
     [ "$a" = "$b" ] || fail "$f differs from the uninterrupted run's"
   done
 fi

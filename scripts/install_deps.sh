@@ -11,8 +11,8 @@ set -euo pipefail
 packages=(
   build-essential cmake pkg-config
   libeigen3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
-  libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev librandom123-dev
-  libdnnl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev librandom123-dev zlib1g-dev
+  nlohmann-json3-dev libxml2-dev libdnnl-dev
   python3 python3-numpy python3-h5py python3-yaml
 )
 for arg in "$@"; do

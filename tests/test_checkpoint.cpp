@@ -1,6 +1,9 @@
 #include <H5Cpp.h>
 #include <gtest/gtest.h>
+#include <spdlog/sinks/ostream_sink.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include <atomic>
 #include <cmath>
@@ -11,14 +14,20 @@
 #include <fstream>
 #include <iterator>
 #include <limits>
+#include <memory>
+#include <sstream>
 #include <string>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
+#include "io/dataset_checksum.hpp"
 #include "io/hdf5_file.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/read_isolation.hpp"
+#include "support/checkpoint_edits.hpp"
+#include "support/files.hpp"
 
 namespace lrnn {
 namespace {
@@ -552,6 +561,153 @@ TEST_F(CheckpointTest, MismatchedAdamStateIsRefusedBeforeWriting) {
                                make_meta(Precision::kFloat32)),
                IoError);
   EXPECT_TRUE(listing().empty());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checksums (io/dataset_checksum.hpp)
+
+TEST(DatasetChecksum, IsZlibsCrc32) {
+  // The check value of CRC-32 (IEEE 802.3, zlib's): the CRC of the nine ASCII digits.
+  EXPECT_EQ(detail::crc32_of("123456789", 9), 0xCBF43926u);
+  EXPECT_EQ(detail::crc32_of(nullptr, 0), 0u);
+}
+
+/// The CRC-32 of the dataset's elements read in their stored type, computed here with zlib.
+std::uint32_t stored_crc(const H5::DataSet& ds) {
+  const H5::DataType type = ds.getDataType();
+  const auto count = static_cast<std::size_t>(ds.getSpace().getSimpleExtentNpoints());
+  std::vector<unsigned char> bytes(count * type.getSize());
+  ds.read(bytes.data(), type);
+  return static_cast<std::uint32_t>(
+      ::crc32(::crc32(0L, Z_NULL, 0), bytes.data(), static_cast<uInt>(bytes.size())));
+}
+
+TEST_F(CheckpointTest, EveryDatasetCarriesTheCrc32OfItsStoredBytes) {
+  for (const bool dbl : {false, true}) {
+    SCOPED_TRACE(dbl ? "float64" : "float32");
+    const std::string path = file(dbl ? "f64.h5" : "f32.h5");
+    if (dbl) {
+      save_default<double>(path);
+    } else {
+      save_default<float>(path);
+    }
+    {
+      const H5::H5File h5(path, H5F_ACC_RDONLY);
+      for (const std::string& name : test::checkpoint_datasets()) {
+        SCOPED_TRACE(name);
+        const H5::DataSet ds = h5.openDataSet(name);
+        ASSERT_TRUE(ds.attrExists("crc32"));
+        const H5::Attribute attr = ds.openAttribute("crc32");
+        EXPECT_TRUE(attr.getDataType() == H5::PredType::NATIVE_UINT32);
+        std::uint32_t crc = 0;
+        attr.read(H5::PredType::NATIVE_UINT32, &crc);
+        EXPECT_EQ(crc, stored_crc(ds));
+      }
+    }
+    EXPECT_TRUE(load_checkpoint<float>(path).unverified.empty());
+  }
+}
+
+TEST_F(CheckpointTest, AFlippedBitInAnyDatasetIsRefusedNamingIt) {
+  const std::string good = file("good.h5");
+  save_default<float>(good);
+  const std::string bytes = read_bytes(good);
+  const std::string path = file("flipped.h5");
+  int cases = 0;
+  for (const std::string& name : test::checkpoint_datasets()) {
+    const std::uint64_t size = test::data_extent(good, name).size;
+    // The first and the last bit, and one in the middle: sign, exponent and mantissa bits of
+    // the floats, the low and the high byte of /optimizer/step.
+    for (const auto& [byte, bit] :
+         {std::pair<std::uint64_t, int>{0, 0}, {size / 2, 3}, {size - 1, 7}}) {
+      SCOPED_TRACE(name + " byte " + std::to_string(byte) + " bit " + std::to_string(bit));
+      write_bytes(path, bytes);
+      test::flip_bit(path, name, byte, bit);
+      ASSERT_NE(read_bytes(path), bytes);
+      try {
+        load_checkpoint<float>(path);
+        ADD_FAILURE() << "loaded";
+      } catch (const IoError& e) {
+        const std::string what = e.what();
+        EXPECT_TRUE(contains(what, path + ": dataset " + name + " fails its checksum (crc32 "));
+        EXPECT_TRUE(contains(what, "the file is corrupt, or was changed by another program"));
+        EXPECT_EQ(what.find('\n'), std::string::npos);
+      }
+      EXPECT_NO_THROW(read_checkpoint_info(path));  // the attributes are intact
+      ++cases;
+    }
+  }
+  EXPECT_EQ(cases, 17 * 3);
+}
+
+TEST_F(CheckpointTest, AChangedChecksumIsRefusedToo) {
+  const std::string path = file("ckpt.h5");
+  save_default<double>(path);
+  {
+    H5::H5File h5(path, H5F_ACC_RDWR);
+    H5::Attribute attr = h5.openDataSet("/params/b").openAttribute("crc32");
+    std::uint32_t crc = 0;
+    attr.read(H5::PredType::NATIVE_UINT32, &crc);
+    crc ^= 1u << 20;
+    attr.write(H5::PredType::NATIVE_UINT32, &crc);
+  }
+  EXPECT_THROW(
+      {
+        try {
+          load_checkpoint<double>(path);
+        } catch (const IoError& e) {
+          EXPECT_TRUE(contains(e.what(), "dataset /params/b fails its checksum"));
+          throw;
+        }
+      },
+      IoError);
+}
+
+/// Captures what lrnn logs through spdlog's default logger while alive.
+class LogCapture {
+ public:
+  LogCapture() : previous_(spdlog::default_logger()) {
+    spdlog::set_default_logger(std::make_shared<spdlog::logger>(
+        "capture", std::make_shared<spdlog::sinks::ostream_sink_mt>(text_)));
+  }
+  ~LogCapture() { spdlog::set_default_logger(previous_); }
+  LogCapture(const LogCapture&) = delete;
+  LogCapture& operator=(const LogCapture&) = delete;
+  std::string text() const { return text_.str(); }
+
+ private:
+  std::shared_ptr<spdlog::logger> previous_;
+  std::ostringstream text_;
+};
+
+TEST_F(CheckpointTest, FilesWithoutChecksumsLoadUnverifiedWithANote) {
+  const std::string path = file("old.h5");
+  save_default<float>(path);
+  const LoadedCheckpoint<float> checked = load_checkpoint<float>(path);
+  test::strip_checksums(path);
+  {
+    LogCapture log;
+    const LoadedCheckpoint<float> old = load_checkpoint<float>(path);
+    EXPECT_EQ(old.unverified, test::checkpoint_datasets());
+    EXPECT_TRUE(bit_equal(old.net.theta.flat(), checked.net.theta.flat()));
+    EXPECT_TRUE(bit_equal(old.net.C, checked.net.C));
+    EXPECT_TRUE(bit_equal(old.adam.v, checked.adam.v));
+    EXPECT_EQ(old.adam.step, checked.adam.step);
+    EXPECT_TRUE(contains(log.text(), path + ": written without checksums (by an lrnn before they "
+                                            "were added): its data are loaded unverified"));
+    EXPECT_EQ(test::count_lines(log.text()), 1);
+  }
+
+  // One dataset without its checksum (dropped by a program that rewrote it): the others are
+  // still verified, and the note names it.
+  save_default<float>(path);
+  test::strip_checksums(path, {"/fixed/C"});
+  LogCapture log;
+  EXPECT_EQ(load_checkpoint<float>(path).unverified, std::vector<std::string>{"/fixed/C"});
+  EXPECT_TRUE(
+      contains(log.text(), path + ": datasets without a checksum, loaded unverified: /fixed/C"));
+  test::flip_bit(path, "/params/M", 5, 2);
+  EXPECT_THROW(load_checkpoint<float>(path), IoError);
 }
 
 // ---------------------------------------------------------------------------------------------

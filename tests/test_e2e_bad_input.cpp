@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -21,6 +22,7 @@
 
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/config.hpp"
+#include "support/checkpoint_edits.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
 #include "support/tiny_config.hpp"
@@ -373,6 +375,8 @@ TEST_F(BadCheckpoint, WrongShapes) {
   expect_every_app_refuses(attr, {"attribute seed is missing"});
 }
 
+// NaN written by another program that dropped the checksum it could not update (with the checksum
+// left in place, FlippedBits applies).
 TEST_F(BadCheckpoint, NanParameters) {
   const std::string w = copy("nan_w.h5");
   edit(w, [](H5::H5File& f) {
@@ -380,6 +384,7 @@ TEST_F(BadCheckpoint, NanParameters) {
     std::vector<float> v(24, 0.5f);
     v[7] = std::numeric_limits<float>::quiet_NaN();
     ds.write(v.data(), H5::PredType::NATIVE_FLOAT);
+    ds.removeAttr("crc32");
   });
   expect_every_app_refuses(w, {"/params/w holds NaN or Inf"});
 
@@ -389,8 +394,49 @@ TEST_F(BadCheckpoint, NanParameters) {
     std::vector<float> v(24 * 24, 0.0f);
     v[100] = -std::numeric_limits<float>::infinity();
     ds.write(v.data(), H5::PredType::NATIVE_FLOAT);
+    ds.removeAttr("crc32");
   });
   expect_every_app_refuses(c, {"/fixed/C holds NaN or Inf"});
+}
+
+// One flipped bit, as a failing disk or memory makes it, in each of /params, /fixed and
+// /optimizer: every app refuses the file with exit code 2 and one line naming the dataset.
+TEST_F(BadCheckpoint, FlippedBits) {
+  struct Flip {
+    const char* dataset;
+    std::uint64_t byte;
+    int bit;
+  };
+  for (const Flip& flip :
+       {Flip{"/params/M", 0, 0}, Flip{"/params/b", 3, 6}, Flip{"/fixed/C", 1000, 4},
+        Flip{"/optimizer/v/w", 40, 1}, Flip{"/optimizer/step", 0, 2}}) {
+    const std::string path = copy("flipped_" + std::to_string(flip.byte) + ".h5");
+    test::flip_bit(path, flip.dataset, flip.byte, flip.bit);
+    expect_every_app_refuses(
+        path, {std::string("dataset ") + flip.dataset + " fails its checksum (crc32 stored ",
+               "the file is corrupt, or was changed by another program"});
+  }
+}
+
+// A checkpoint written before lrnn stored checksums: every app loads it, with a note on stderr
+// (never on stdout, which lrnn-inspect --json keeps for its JSON).
+TEST_F(BadCheckpoint, WithoutChecksumsLoadsWithANote) {
+  const std::string path = copy("no_checksums.h5");
+  test::strip_checksums(path);
+  const std::string note = path + ": written without checksums";
+  const ProcessResult inspect = run({LRNN_INSPECT_EXE, path, "--json"}, *dir_);
+  EXPECT_EQ(inspect.exit_code, 0) << inspect.err;
+  EXPECT_EQ(inspect.out.substr(0, 1), "{");
+  EXPECT_NE(inspect.err.find("lrnn-inspect: info: " + note), std::string::npos) << inspect.err;
+  const ProcessResult eval = run(
+      {LRNN_EVAL_EXE, path, "--trials", "8", "--no-figures", "--out", *dir_ / "eval_old"}, *dir_);
+  EXPECT_EQ(eval.exit_code, 0) << eval.err;
+  EXPECT_NE(eval.err.find(note), std::string::npos) << eval.err;
+  const std::string out = *dir_ / "resume_old";
+  const ProcessResult train =
+      run({LRNN_TRAIN_EXE, *dir_ / "tiny.yaml", "--out", out, "--resume", path}, *dir_);
+  EXPECT_EQ(train.exit_code, 0) << train.err;
+  EXPECT_NE(test::read_text(out + "/train.log").find(note), std::string::npos);
 }
 
 TEST_F(BadCheckpoint, StoredConfigThatDoesNotLoad) {

@@ -4,14 +4,15 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/config.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
-#include "support/json_check.hpp"
-#include "support/xml_check.hpp"
+#include "support/json.hpp"
+#include "support/xml.hpp"
 
 namespace lrnn {
 namespace {
@@ -61,9 +62,14 @@ TEST_F(E2eEval, WritesEveryFile) {
   }
   EXPECT_FALSE(fs::exists(out / "training.svg"));  // no metrics.jsonl beside this checkpoint
   const std::string json = read_text(out / "metrics.json");
-  EXPECT_EQ(test::json_error(json), "") << json;
-  EXPECT_NE(json.find("\"n_trials\": 40"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"integrator\": \"euler\""), std::string::npos) << json;
+  std::optional<test::Json> doc = test::parse_json(json);
+  ASSERT_TRUE(doc.has_value()) << "not one JSON document:\n" << json;
+  EXPECT_EQ((*doc)["n_trials"], 40) << json;
+  EXPECT_EQ((*doc)["integrator"], "euler") << json;
+  EXPECT_EQ((*doc)["n_ctx1"].get<int>() + (*doc)["n_ctx2"].get<int>(), 40) << json;
+  const double accuracy = (*doc)["accuracy"].get<double>();
+  EXPECT_GE(accuracy, 0.0);
+  EXPECT_LE(accuracy, 1.0);
   for (const char* f : {"readout.svg", "psychometric.svg", "latents.svg"}) {
     const auto x = test::check_xml(read_text(out / f));
     EXPECT_TRUE(x.ok) << f << ": " << x.error;
@@ -92,17 +98,24 @@ TEST_F(E2eEval, Rk45AndReplayOfTheSameTrials) {
   const AppRun again = eval(ckpt_ + " --no-figures --trials-file " + first + "/eval.h5 --out " +
                             (dir_ / "b").string());
   ASSERT_EQ(again.exit_code, 0) << again.output;
-  const auto accuracy = [](const std::string& json) {
-    const auto p = json.find("\"loss\": ");
-    return json.substr(p, json.find('\n', p) - p);
+  const auto figures = [](const fs::path& path) {
+    const test::Json doc = test::parse_json(read_text(path)).value_or(test::Json::object());
+    test::Json out = test::Json::object();
+    for (const char* key : {"n_trials", "loss", "accuracy", "accuracy_ctx1", "accuracy_ctx2"}) {
+      out[key] = doc.value(key, test::Json());
+    }
+    return out;
   };
-  EXPECT_EQ(accuracy(read_text(dir_ / "a" / "metrics.json")),
-            accuracy(read_text(dir_ / "b" / "metrics.json")));
+  test::Json a = figures(dir_ / "a" / "metrics.json");
+  EXPECT_EQ(a["n_trials"], 24) << a;
+  EXPECT_TRUE(a["loss"].is_number()) << a;
+  EXPECT_EQ(a, figures(dir_ / "b" / "metrics.json"));
   const AppRun rk =
       eval(ckpt_ + " --trials 24 --no-figures --integrator rk45 --out " + (dir_ / "c").string());
   ASSERT_EQ(rk.exit_code, 0) << rk.output;
-  EXPECT_NE(read_text(dir_ / "c" / "metrics.json").find("\"integrator\": \"rk45\""),
-            std::string::npos);
+  EXPECT_EQ(
+      test::parse_json(read_text(dir_ / "c" / "metrics.json")).value_or(test::Json())["integrator"],
+      "rk45");
 }
 
 TEST_F(E2eEval, RecurrentNoiseOfTheCheckpointAndItsOverride) {
@@ -117,8 +130,7 @@ TEST_F(E2eEval, RecurrentNoiseOfTheCheckpointAndItsOverride) {
   save_checkpoint(noisy, loaded.net, loaded.adam, meta);
 
   const auto loss_line = [](const std::string& json) {
-    const auto p = json.find("\"loss\": ");
-    return json.substr(p, json.find('\n', p) - p);
+    return test::parse_json(json).value_or(test::Json::object()).value("loss", test::Json());
   };
   const auto run_eval = [&](const std::string& ckpt, const std::string& args,
                             const std::string& out) {
@@ -130,7 +142,10 @@ TEST_F(E2eEval, RecurrentNoiseOfTheCheckpointAndItsOverride) {
   const std::string plain = run_eval(ckpt_, "", "plain");
   const std::string with_noise = run_eval(noisy, "", "noisy");
   const std::string without = run_eval(noisy, "--noise-std 0", "without");
-  EXPECT_NE(with_noise.find("\"noise_std\": 0.5"), std::string::npos) << with_noise;
+  EXPECT_EQ(test::parse_json(with_noise).value_or(test::Json::object()).value("noise_std", -1.0),
+            0.5)
+      << with_noise;
+  ASSERT_TRUE(loss_line(plain).is_number()) << plain;
   EXPECT_NE(loss_line(with_noise), loss_line(plain));
   EXPECT_EQ(loss_line(without), loss_line(plain));
   // The test split's noise is fixed: the same numbers a second time.

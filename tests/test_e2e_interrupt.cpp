@@ -40,15 +40,17 @@ std::vector<std::string> metrics_lines(const std::string& run) {
   return lines;
 }
 
+// `key` of one metrics line, parsed: -1 when the line or the key is missing.
 std::int64_t number_after(const std::string& line, const std::string& key) {
-  const auto pos = line.find("\"" + key + "\": ");
-  if (pos == std::string::npos) return -1;
-  return std::stoll(line.substr(pos + key.size() + 4));
+  const test::Json j = test::Json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.contains(key) || !j[key].is_number()) return -1;
+  return j[key].get<std::int64_t>();
 }
 
 double seconds_after(const std::string& line, const std::string& key) {
-  const auto pos = line.find("\"" + key + "\": ");
-  return pos == std::string::npos ? 0.0 : std::stod(line.substr(pos + key.size() + 4));
+  const test::Json j = test::Json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.contains(key) || !j[key].is_number()) return 0.0;
+  return j[key].get<double>();
 }
 
 /// The steps of metrics.jsonl, in file order.
@@ -58,11 +60,14 @@ std::vector<std::int64_t> logged_steps(const std::string& run) {
   return steps;
 }
 
-/// metrics.jsonl without the wall times: what must repeat exactly.
-std::vector<std::string> logged_numbers(const std::string& run) {
-  static const std::regex time(R"("step_time_s": [^,}]*(, )?)");
-  std::vector<std::string> out;
-  for (const auto& line : metrics_lines(run)) out.push_back(std::regex_replace(line, time, ""));
+/// metrics.jsonl without the wall times, parsed: what must repeat exactly (key order included).
+std::vector<test::Json> logged_numbers(const std::string& run) {
+  std::vector<test::Json> out;
+  for (const auto& line : metrics_lines(run)) {
+    test::Json j = test::Json::parse(line, nullptr, false);
+    if (j.is_object()) j.erase("step_time_s");
+    out.push_back(std::move(j));
+  }
   return out;
 }
 

@@ -15,6 +15,7 @@
 
 #include "lrnn/io/checkpoint.hpp"
 #include "support/app_run.hpp"
+#include "support/json.hpp"
 #include "support/process.hpp"
 #include "support/tiny_config.hpp"
 
@@ -61,13 +62,15 @@ TEST(E2eTrain, WritesTheRunDirectory) {
     EXPECT_TRUE(fs::exists(dir / f)) << f;
   }
   // One metrics line per step, validation on steps 10 and 20.
-  std::ifstream in(dir / "metrics.jsonl");
-  int lines = 0, with_val = 0;
-  for (std::string line; std::getline(in, line); ++lines) {
-    with_val += line.find("\"val_accuracy\"") != std::string::npos;
-    EXPECT_NE(line.find("\"grad_norm\""), std::string::npos);
+  const std::vector<test::Json> lines = test::read_json_lines((dir / "metrics.jsonl").string());
+  int with_val = 0;
+  for (std::size_t i = 0; i < lines.size(); ++i) {
+    ASSERT_TRUE(lines[i].is_object()) << "line " << i + 1 << " is not a JSON object";
+    EXPECT_EQ(lines[i].at("step"), static_cast<std::int64_t>(i + 1));
+    with_val += lines[i].contains("val_accuracy") ? 1 : 0;
+    EXPECT_TRUE(lines[i].at("grad_norm").is_number()) << lines[i];
   }
-  EXPECT_EQ(lines, 20);
+  EXPECT_EQ(lines.size(), 20u);
   EXPECT_EQ(with_val, 2);
   // The resolved config holds the override, and so does the checkpoint.
   std::ifstream cfg_in(dir / "config.yaml");

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 #include <numeric>
+#include <optional>
 #include <random>
 
 #include "lrnn/analysis/eval_metrics.hpp"
@@ -15,7 +16,7 @@
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/io/trials_file.hpp"
 #include "lrnn/task/context_switch.hpp"
-#include "support/json_check.hpp"
+#include "support/json.hpp"
 
 namespace lrnn {
 namespace {
@@ -107,9 +108,14 @@ TEST(EvalMetrics, UnknownContextsAndCoherences) {
   EXPECT_TRUE(m.psychometric.empty());
   EXPECT_TRUE(std::isnan(m.irrelevant_agreement[0]));
   const std::string json = to_json(m);
-  EXPECT_EQ(test::json_error(json), "") << json;
-  EXPECT_EQ(json.find("nan"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"irrelevant_agreement_ctx1\": null"), std::string::npos) << json;
+  std::optional<test::Json> doc = test::parse_json(json);
+  ASSERT_TRUE(doc.has_value()) << "not one JSON document:\n" << json;
+  EXPECT_TRUE((*doc)["irrelevant_agreement_ctx1"].is_null()) << json;
+  EXPECT_TRUE((*doc)["irrelevant_agreement_ctx2"].is_null()) << json;
+  EXPECT_NEAR((*doc)["accuracy"].get<double>(), 2.0 / 3.0, 1e-9);  // printed to 9 digits
+  EXPECT_EQ((*doc)["n_trials"], 3);
+  EXPECT_TRUE((*doc)["by_coherence"].empty());
+  EXPECT_TRUE((*doc)["psychometric"].empty());
 }
 
 TEST(EvalMetrics, ContinuousCoherencesAreBinnedByQuantile) {
@@ -379,10 +385,27 @@ TEST(JsonObject, TextNumbersAndLiterals) {
       .add("x", 0.5)
       .add("bad", std::nan(""))
       .add("flag", false);
-  EXPECT_EQ(o.str(),
-            "{\"name\": \"best.h5\", \"text\": \"a\\\"b\", \"n\": 3, \"x\": 0.5, \"bad\": null, "
-            "\"flag\": false}");
-  EXPECT_EQ(test::json_error(o.str()), "");
+  EXPECT_EQ(o.str(), R"({"name":"best.h5","text":"a\"b","n":3,"x":0.5,"bad":null,"flag":false})");
+  std::optional<test::Json> doc = test::parse_json(o.str());
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_EQ(test::keys_of(*doc),
+            (std::vector<std::string>{"name", "text", "n", "x", "bad", "flag"}));
+  EXPECT_EQ((*doc)["text"], "a\"b");
+  EXPECT_EQ((*doc)["n"], 3);
+  EXPECT_EQ((*doc)["x"], 0.5);
+  EXPECT_TRUE((*doc)["bad"].is_null());
+  EXPECT_EQ((*doc)["flag"], false);
+
+  // Nesting: an object, and a value given as JSON text (parsed, so broken text is refused).
+  JsonObject outer;
+  outer.add("inner", o).add_json("list", "[1, 2.5, null]");
+  std::optional<test::Json> nested = test::parse_json(outer.str());
+  ASSERT_TRUE(nested.has_value()) << outer.str();
+  EXPECT_EQ((*nested)["inner"]["text"], "a\"b");
+  EXPECT_EQ((*nested)["list"][1], 2.5);
+  EXPECT_TRUE((*nested)["list"][2].is_null());
+  EXPECT_THROW(JsonObject().add_json("x", "[1, "), std::invalid_argument);
+  EXPECT_THROW(JsonObject().add_json("x", R"({"a": 1, "a": 2})"), std::invalid_argument);
 }
 
 }  // namespace

@@ -50,13 +50,11 @@ std::string tiny_config(const test::ScratchDir& dir, const std::string& precisio
   return p.string();
 }
 
-// The number after "key": on every line of a metrics.jsonl that has it.
+// `key` of every line of a metrics.jsonl that has it.
 std::vector<double> column(const fs::path& metrics, const std::string& key) {
   std::vector<double> out;
-  std::ifstream in(metrics);
-  for (std::string line; std::getline(in, line);) {
-    const auto pos = line.find("\"" + key + "\": ");
-    if (pos != std::string::npos) out.push_back(std::stod(line.substr(pos + key.size() + 4)));
+  for (const test::Json& line : test::read_json_lines(metrics.string())) {
+    if (line.contains(key)) out.push_back(test::number_of(line, key));
   }
   return out;
 }

@@ -218,15 +218,12 @@ TEST(Trainer, OnNanSkipDropsExactlyThePoisonedBatches) {
   EXPECT_GE(s.nan_skips, 1);
   EXPECT_LE(s.nan_skips, 2);
   EXPECT_EQ(static_cast<std::int64_t>(expected_skips.size()), s.nan_skips);
-  std::ifstream in(dir / "metrics.jsonl");
-  std::string last, line;
+  const std::vector<test::Json> lines = test::read_json_lines((dir / "metrics.jsonl").string());
+  ASSERT_FALSE(lines.empty());
   int skipped_lines = 0;
-  while (std::getline(in, line)) {
-    last = line;
-    skipped_lines += line.find("\"skipped\": true") != std::string::npos;
-  }
+  for (const test::Json& line : lines) skipped_lines += line.value("skipped", false) ? 1 : 0;
   EXPECT_EQ(skipped_lines, s.nan_skips);
-  EXPECT_NE(last.find("\"nan_skips\": " + std::to_string(s.nan_skips)), std::string::npos) << last;
+  EXPECT_EQ(lines.back().value("nan_skips", std::int64_t{-1}), s.nan_skips) << lines.back();
   EXPECT_TRUE(load_checkpoint<float>((dir / "final.h5").string()).net.theta.flat().allFinite());
 
   // With on_nan: stop the same data ends the run at the first poisoned batch.
@@ -302,9 +299,10 @@ TEST(Trainer, StopRuleEndsAtThePredictedStepAndResumesExactly) {
   const TrainSummary s = train(c, stop_run, TrainRunOptions{});
   expect_stopped_like_full_run(s, stop_run);
   // metrics.jsonl ends at the stopping step, and its validations count the streak.
-  const std::string metrics = test::read_text(stop_run.metrics());
-  EXPECT_EQ(test::count_lines(metrics), expected_stop);
-  EXPECT_NE(metrics.find("\"stop_streak\": 2"), std::string::npos);
+  const std::vector<test::Json> metrics = test::read_json_lines(stop_run.metrics());
+  EXPECT_EQ(static_cast<std::int64_t>(metrics.size()), expected_stop);
+  ASSERT_FALSE(metrics.empty());
+  EXPECT_EQ(metrics.back().value("stop_streak", std::int64_t{-1}), 2) << metrics.back();
 
   // Interrupted after the first validation of the streak: the checkpoint carries the count.
   c.output.dir = fresh_dir("stop_resume").string();

@@ -5,8 +5,8 @@
 #include <limits>
 #include <map>
 #include <numeric>
-#include <sstream>
 
+#include "io/json.hpp"
 #include "lrnn/io/metrics_log.hpp"
 
 namespace lrnn {
@@ -61,14 +61,6 @@ std::vector<int> assign_bins(const std::vector<double>& values, int max_bins,
 
 double sigmoid(double z) {
   return z >= 0 ? 1.0 / (1.0 + std::exp(-z)) : std::exp(z) / (1.0 + std::exp(z));
-}
-
-std::string number(double x) {
-  if (!std::isfinite(x)) return "null";  // JSON has no NaN or Inf
-  std::ostringstream s;
-  s.precision(9);
-  s << x;
-  return s.str();
 }
 
 }  // namespace
@@ -204,48 +196,50 @@ EvalMetrics compute_eval_metrics(LabelType type, const TrialTraces& traces,
   return m;
 }
 
-std::string to_json(const EvalMetrics& m,
-                    const std::vector<std::pair<std::string, std::string>>& header) {
-  std::ostringstream o;
+std::string to_json(const EvalMetrics& m, const JsonObject& header) {
+  using detail::Json;
+  using detail::number;
   const TaskMetrics& t = m.task;
-  o << "{\n";
-  for (const auto& [key, value] : header) o << "  " << json_quote(key) << ": " << value << ",\n";
-  o << "  \"label_type\": " << json_quote(to_string(m.label_type)) << ",\n"
-    << "  \"n_trials\": " << t.n << ",\n"
-    << "  \"loss\": " << number(t.loss) << ",\n"
-    << "  \"accuracy\": " << number(t.accuracy) << ",\n"
-    << "  \"accuracy_ctx1\": " << (t.n_ctx[0] > 0 ? number(t.accuracy_ctx[0]) : "null") << ",\n"
-    << "  \"accuracy_ctx2\": " << (t.n_ctx[1] > 0 ? number(t.accuracy_ctx[1]) : "null") << ",\n"
-    << "  \"n_ctx1\": " << t.n_ctx[0] << ",\n"
-    << "  \"n_ctx2\": " << t.n_ctx[1] << ",\n"
-    << "  \"irrelevant_agreement_ctx1\": " << number(m.irrelevant_agreement[0]) << ",\n"
-    << "  \"irrelevant_agreement_ctx2\": " << number(m.irrelevant_agreement[1]) << ",\n"
-    << "  \"by_coherence\": [";
-  for (std::size_t i = 0; i < m.by_coherence.size(); ++i) {
-    const CoherenceBin& b = m.by_coherence[i];
-    o << (i ? ",\n" : "\n") << "    {\"stimulus\": " << b.stimulus << ", \"context\": " << b.context
-      << ", \"coherence\": " << number(b.coherence) << ", \"n\": " << b.n
-      << ", \"accuracy\": " << number(b.accuracy) << ", \"p_plus\": " << number(b.p_plus) << "}";
+  Json j = detail::json_of(header);
+  j["label_type"] = to_string(m.label_type);
+  j["n_trials"] = t.n;
+  j["loss"] = number(t.loss);
+  j["accuracy"] = number(t.accuracy);
+  j["accuracy_ctx1"] = t.n_ctx[0] > 0 ? number(t.accuracy_ctx[0]) : Json();
+  j["accuracy_ctx2"] = t.n_ctx[1] > 0 ? number(t.accuracy_ctx[1]) : Json();
+  j["n_ctx1"] = t.n_ctx[0];
+  j["n_ctx2"] = t.n_ctx[1];
+  j["irrelevant_agreement_ctx1"] = number(m.irrelevant_agreement[0]);
+  j["irrelevant_agreement_ctx2"] = number(m.irrelevant_agreement[1]);
+  Json bins = Json::array();
+  for (const CoherenceBin& b : m.by_coherence) {
+    bins.push_back({{"stimulus", b.stimulus},
+                    {"context", b.context},
+                    {"coherence", number(b.coherence)},
+                    {"n", b.n},
+                    {"accuracy", number(b.accuracy)},
+                    {"p_plus", number(b.p_plus)}});
   }
-  o << (m.by_coherence.empty() ? "]" : "\n  ]") << ",\n  \"psychometric\": [";
-  for (std::size_t i = 0; i < m.psychometric.size(); ++i) {
-    const PsychometricCurve& c = m.psychometric[i];
-    o << (i ? ",\n" : "\n") << "    {\"context\": " << c.context << ", \"stimulus\": " << c.stimulus
-      << ", \"relevant\": " << (c.relevant ? "true" : "false") << ", \"bias\": " << number(c.bias)
-      << ", \"slope\": " << number(c.slope) << ", \"coherence\": [";
-    for (std::size_t p = 0; p < c.points.size(); ++p) {
-      o << (p ? ", " : "") << number(c.points[p].coherence);
+  j["by_coherence"] = std::move(bins);
+  Json curves = Json::array();
+  for (const PsychometricCurve& c : m.psychometric) {
+    Json coherence = Json::array(), n = Json::array(), p_plus = Json::array();
+    for (const auto& point : c.points) {
+      coherence.push_back(number(point.coherence));
+      n.push_back(point.n);
+      p_plus.push_back(number(point.p_plus));
     }
-    o << "], \"n\": [";
-    for (std::size_t p = 0; p < c.points.size(); ++p) o << (p ? ", " : "") << c.points[p].n;
-    o << "], \"p_plus\": [";
-    for (std::size_t p = 0; p < c.points.size(); ++p) {
-      o << (p ? ", " : "") << number(c.points[p].p_plus);
-    }
-    o << "]}";
+    curves.push_back({{"context", c.context},
+                      {"stimulus", c.stimulus},
+                      {"relevant", c.relevant},
+                      {"bias", number(c.bias)},
+                      {"slope", number(c.slope)},
+                      {"coherence", std::move(coherence)},
+                      {"n", std::move(n)},
+                      {"p_plus", std::move(p_plus)}});
   }
-  o << (m.psychometric.empty() ? "]" : "\n  ]") << "\n}\n";
-  return o.str();
+  j["psychometric"] = std::move(curves);
+  return detail::dump(j, /*indent=*/2) + "\n";
 }
 
 }  // namespace lrnn

@@ -30,13 +30,6 @@ auto as_input(Fn&& fn) {
   }
 }
 
-std::string json_number(double x) {
-  JsonObject o;
-  o.add("x", x);
-  const std::string s = o.str();  // {"x": <number>}
-  return s.substr(6, s.size() - 7);
-}
-
 struct Trials {
   std::unique_ptr<TrialSource> source;
   TimeGrid grid;
@@ -108,17 +101,17 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
   meta.trials = summary.trials;
   meta.config_yaml = to_yaml(config);
   write_eval_file(file("eval.h5"), traces, summary.metrics, meta);
-  write_text_file(
-      file("metrics.json"),
-      to_json(summary.metrics, {{"checkpoint", json_quote(path)},
-                                {"step", std::to_string(meta.step)},
-                                {"integrator", json_quote(meta.integrator)},
-                                {"precision", json_quote(meta.precision)},
-                                {"trials", json_quote(summary.trials)},
-                                {"noise_std", json_number(config.rnn.noise_std)},
-                                {"input_noise_std", json_number(config.task.input_noise_std)},
-                                {"stim_std", json_number(config.task.stim_std)},
-                                {"simulate_s", json_number(summary.simulate_s)}}));
+  write_text_file(file("metrics.json"),
+                  to_json(summary.metrics, JsonObject()
+                                               .add("checkpoint", path)
+                                               .add("step", meta.step)
+                                               .add("integrator", meta.integrator)
+                                               .add("precision", meta.precision)
+                                               .add("trials", summary.trials)
+                                               .add("noise_std", config.rnn.noise_std)
+                                               .add("input_noise_std", config.task.input_noise_std)
+                                               .add("stim_std", config.task.stim_std)
+                                               .add("simulate_s", summary.simulate_s)));
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
     plot_psychometric(summary.metrics.psychometric, file("psychometric.svg"));

@@ -10,8 +10,7 @@
 #include <limits>
 #include <numeric>
 
-#include "analysis/json_arrays.hpp"
-#include "lrnn/io/metrics_log.hpp"
+#include "io/json.hpp"
 
 namespace lrnn {
 namespace {
@@ -150,48 +149,40 @@ LowRankSummary summarize_low_rank(const Network<double>& net, const LowRankOptio
 }
 
 std::string to_json(const LowRankSummary& s) {
-  using detail::json_complex;
-  using detail::json_matrix;
-  using detail::json_vector;
-  JsonObject norms;
-  norms.add_raw("m", json_vector(s.norm_m))
-      .add_raw("n", json_vector(s.norm_n))
-      .add_raw("B", json_vector(s.norm_B))
-      .add("w", s.norm_w)
-      .add("b", s.abs_b);
-  JsonObject parameters;
-  parameters.add("trainable", static_cast<std::int64_t>(s.trainable))
-      .add("fixed", static_cast<std::int64_t>(s.fixed));
-  JsonObject j;
-  j.add("N", static_cast<std::int64_t>(s.dims.N))
-      .add("R", static_cast<std::int64_t>(s.dims.R))
-      .add("d_in", static_cast<std::int64_t>(s.dims.d_in))
-      .add("g", s.g)
-      .add("tau", s.tau)
-      .add("C_scale", s.C_scale)
-      .add_raw("parameters", parameters.str())
-      .add_raw("overlap", json_matrix(s.overlap))
-      .add_raw("overlap_eigenvalues", detail::json_list(s.overlap_eigenvalues, json_complex))
-      .add("J_computed", s.J_computed);
-  if (s.J_computed) {
-    j.add_raw("J_outliers", detail::json_list(s.J_outliers, json_complex))
-        .add_raw("outlier_distance", detail::json_list(s.outlier_distance, detail::json_number))
-        .add("bulk_edge", s.bulk_edge);
-  } else {
-    j.add_raw("J_outliers", "null")
-        .add_raw("outlier_distance", "null")
-        .add_raw("bulk_edge", "null");
-  }
-  j.add("bulk_radius", s.g)
-      .add_raw("bulk_overlap", json_matrix(s.bulk_overlap))
-      .add_raw("bulk_overlap_std", json_matrix(s.bulk_overlap_std))
-      .add_raw("input_overlap_n", json_matrix(s.input_overlap_n))
-      .add_raw("input_overlap_m", json_matrix(s.input_overlap_m))
-      .add_raw("readout_overlap_m", json_vector(s.readout_overlap_m))
-      .add_raw("readout_overlap_n", json_vector(s.readout_overlap_n))
-      .add_raw("norms", norms.str())
-      .add_raw("singular_values", json_vector(s.singular_values));
-  return j.str();
+  using detail::Json;
+  using detail::matrix;
+  using detail::number;
+  using detail::vector;
+  Json norms = Json::object();
+  norms["m"] = vector(s.norm_m);
+  norms["n"] = vector(s.norm_n);
+  norms["B"] = vector(s.norm_B);
+  norms["w"] = number(s.norm_w);
+  norms["b"] = number(s.abs_b);
+  Json j = Json::object();
+  j["N"] = s.dims.N;
+  j["R"] = s.dims.R;
+  j["d_in"] = s.dims.d_in;
+  j["g"] = number(s.g);
+  j["tau"] = number(s.tau);
+  j["C_scale"] = number(s.C_scale);
+  j["parameters"] = {{"trainable", s.trainable}, {"fixed", s.fixed}};
+  j["overlap"] = matrix(s.overlap);
+  j["overlap_eigenvalues"] = detail::list(s.overlap_eigenvalues, detail::complex_number);
+  j["J_computed"] = s.J_computed;
+  j["J_outliers"] = s.J_computed ? detail::list(s.J_outliers, detail::complex_number) : Json();
+  j["outlier_distance"] = s.J_computed ? detail::list(s.outlier_distance, number) : Json();
+  j["bulk_edge"] = s.J_computed ? number(s.bulk_edge) : Json();
+  j["bulk_radius"] = number(s.g);
+  j["bulk_overlap"] = matrix(s.bulk_overlap);
+  j["bulk_overlap_std"] = matrix(s.bulk_overlap_std);
+  j["input_overlap_n"] = matrix(s.input_overlap_n);
+  j["input_overlap_m"] = matrix(s.input_overlap_m);
+  j["readout_overlap_m"] = vector(s.readout_overlap_m);
+  j["readout_overlap_n"] = vector(s.readout_overlap_n);
+  j["norms"] = std::move(norms);
+  j["singular_values"] = vector(s.singular_values);
+  return detail::dump(j);
 }
 
 std::string to_text(const LowRankSummary& s) {

@@ -11,7 +11,7 @@
 #include <string_view>
 #include <type_traits>
 
-#include "analysis/json_arrays.hpp"
+#include "io/json.hpp"
 #include "lrnn/analysis/low_rank.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/core/random.hpp"
@@ -42,19 +42,22 @@ Spread spread(const std::vector<double>& x) {
   return s;
 }
 
-std::string metrics_json(const TaskMetrics& m) {
-  JsonObject j;
-  j.add("loss", m.loss)
-      .add("accuracy", m.accuracy)
-      .add("accuracy_ctx1", m.accuracy_ctx[0])
-      .add("accuracy_ctx2", m.accuracy_ctx[1]);
-  return j.str();
+detail::Json metrics_json(const TaskMetrics& m) {
+  detail::Json j = detail::Json::object();
+  j["loss"] = detail::number(m.loss);
+  j["accuracy"] = detail::number(m.accuracy);
+  j["accuracy_ctx1"] = detail::number(m.accuracy_ctx[0]);
+  j["accuracy_ctx2"] = detail::number(m.accuracy_ctx[1]);
+  return j;
 }
 
-std::string spread_json(const Spread& s) {
-  JsonObject j;
-  j.add("mean", s.mean).add("std", s.std).add("min", s.min).add("max", s.max);
-  return j.str();
+detail::Json spread_json(const Spread& s) {
+  detail::Json j = detail::Json::object();
+  j["mean"] = detail::number(s.mean);
+  j["std"] = detail::number(s.std);
+  j["min"] = detail::number(s.min);
+  j["max"] = detail::number(s.max);
+  return j;
 }
 
 std::vector<std::complex<double>> overlap_eigenvalues(const Network<double>& net) {
@@ -231,43 +234,36 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
 }
 
 std::string to_json(const ResampleReport& r) {
-  const std::vector<std::string> names = loading_names(r.fit.dims);
-  std::string per_network = "[";
+  using detail::Json;
+  Json per_network = Json::array();
   for (std::size_t k = 0; k < r.resampled.size(); ++k) {
-    if (k > 0) per_network += ", ";
-    const TaskMetrics& m = r.resampled[k];
-    JsonObject j;
-    j.add("draw", static_cast<std::int64_t>(k))
-        .add("loss", m.loss)
-        .add("accuracy", m.accuracy)
-        .add("accuracy_ctx1", m.accuracy_ctx[0])
-        .add("accuracy_ctx2", m.accuracy_ctx[1]);
+    Json j = {{"draw", k}};
+    j.update(metrics_json(r.resampled[k]));
     if (k < r.resampled_overlap_eigenvalues.size()) {
-      j.add_raw("overlap_eigenvalues",
-                detail::json_list(r.resampled_overlap_eigenvalues[k], detail::json_complex));
+      j["overlap_eigenvalues"] =
+          detail::list(r.resampled_overlap_eigenvalues[k], detail::complex_number);
     }
-    per_network += j.str();
+    per_network.push_back(std::move(j));
   }
-  per_network += "]";
-  JsonObject fit;
-  fit.add_raw("components", detail::json_list(names, json_quote))
-      .add_raw("mean", detail::json_vector(r.fit.mean))
-      .add_raw("cov", detail::json_matrix(r.fit.cov))
-      .add("C_variance", r.fit.C_variance);
-  JsonObject j;
-  j.add("networks", r.options.networks)
-      .add("trials", r.options.trials)
-      .add("split", std::string_view("test"))
-      .add_raw("seed", std::to_string(r.options.seed))
-      .add_raw("fit", fit.str())
-      .add_raw("trained", metrics_json(r.trained))
-      .add_raw("accuracy", spread_json(r.accuracy))
-      .add_raw("accuracy_ctx1", spread_json(r.accuracy_ctx[0]))
-      .add_raw("accuracy_ctx2", spread_json(r.accuracy_ctx[1]))
-      .add_raw("loss", spread_json(r.loss))
-      .add_raw("per_network", per_network)
-      .add("wall_time_s", r.wall_time_s);
-  return j.str();
+  Json fit = Json::object();
+  fit["components"] = loading_names(r.fit.dims);
+  fit["mean"] = detail::vector(r.fit.mean);
+  fit["cov"] = detail::matrix(r.fit.cov);
+  fit["C_variance"] = detail::number(r.fit.C_variance);
+  Json j = Json::object();
+  j["networks"] = r.options.networks;
+  j["trials"] = r.options.trials;
+  j["split"] = "test";
+  j["seed"] = r.options.seed;  // a number, as before (up to 2^64 - 1: exact in nlohmann)
+  j["fit"] = std::move(fit);
+  j["trained"] = metrics_json(r.trained);
+  j["accuracy"] = spread_json(r.accuracy);
+  j["accuracy_ctx1"] = spread_json(r.accuracy_ctx[0]);
+  j["accuracy_ctx2"] = spread_json(r.accuracy_ctx[1]);
+  j["loss"] = spread_json(r.loss);
+  j["per_network"] = std::move(per_network);
+  j["wall_time_s"] = detail::number(r.wall_time_s);
+  return detail::dump(j);
 }
 
 std::string to_text(const ResampleReport& r) {

@@ -2,6 +2,8 @@
 
 #include <H5Cpp.h>
 #include <fcntl.h>
+#include <fmt/format.h>
+#include <spdlog/spdlog.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -17,6 +19,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "io/dataset_checksum.hpp"
 #include "io/hdf5_file.hpp"
 #include "lrnn/core/errors.hpp"
 
@@ -24,6 +27,10 @@ namespace lrnn {
 namespace {
 
 constexpr const char* kLrnnVersion = "0.1.0";
+
+// The datasets that carry a checksum: the five groups under /params, /optimizer/m and
+// /optimizer/v, /fixed/C and /optimizer/step.
+constexpr std::size_t kCheckpointDatasets = 3 * kAllGroups.size() + 2;
 
 template <typename Scalar>
 using RowMajorMat = Eigen::Matrix<Scalar, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -95,9 +102,13 @@ template <typename Scalar>
 void write_block(const H5::Group& parent, const std::string& name, const Shape& shape,
                  const Scalar* data, Index rows, Index cols) {
   H5::DataSet ds = parent.createDataSet(name, native_type<Scalar>(), make_space(shape));
-  if (rows * cols == 0) return;
+  if (rows * cols == 0) {
+    detail::write_checksum(ds, nullptr, 0);
+    return;
+  }
   const RowMajorMat<Scalar> row_major = Eigen::Map<const MatX<Scalar>>(data, rows, cols);
   ds.write(row_major.data(), native_type<Scalar>());
+  detail::write_checksum(ds, row_major.data(), sizeof(Scalar) * row_major.size());
 }
 
 template <typename Scalar>
@@ -151,6 +162,7 @@ void write_hdf5(H5::H5File& file, const Network<Scalar>& net, const AdamState<Sc
     H5::DataSet step =
         optimizer.createDataSet("step", H5::PredType::NATIVE_INT64, H5::DataSpace(H5S_SCALAR));
     step.write(&adam.step, H5::PredType::NATIVE_INT64);
+    detail::write_checksum(step, &adam.step, sizeof adam.step);
   }
 }
 
@@ -339,22 +351,25 @@ GroupDatasets open_group_datasets(const std::string& path, const H5::Group& pare
   return out;
 }
 
-// Reads the row-major file block into the column-major block at `data`; HDF5 converts the stored
-// float type to Scalar.
+// Reads the row-major file block `full` into the column-major block at `data`, verifying its
+// checksum (a dataset without one is added to `unverified`); the stored float type is converted
+// to Scalar.
 template <typename Scalar>
-void read_block(const H5::DataSet& ds, Scalar* data, Index rows, Index cols) {
-  if (rows * cols == 0) return;
+void read_block(const std::string& path, const H5::DataSet& ds, const std::string& full,
+                Scalar* data, Index rows, Index cols, std::vector<std::string>& unverified) {
   RowMajorMat<Scalar> row_major(rows, cols);
-  ds.read(row_major.data(), native_type<Scalar>());
-  Eigen::Map<MatX<Scalar>>(data, rows, cols) = row_major;
+  detail::read_verified(path, ds, full, native_type<Scalar>(), row_major.data(),
+                        static_cast<std::size_t>(rows * cols), unverified);
+  if (rows * cols > 0) Eigen::Map<MatX<Scalar>>(data, rows, cols) = row_major;
 }
 
 template <typename Scalar>
 void read_groups(const std::string& path, const GroupDatasets& sets, const ParamLayout& layout,
-                 VecX<Scalar>& flat, bool require_finite) {
+                 VecX<Scalar>& flat, bool require_finite, std::vector<std::string>& unverified) {
   for (Group g : kAllGroups) {
-    read_block(sets.sets[static_cast<std::size_t>(g)], flat.data() + layout.offset(g),
-               layout.rows(g), layout.cols(g));
+    read_block(path, sets.sets[static_cast<std::size_t>(g)],
+               sets.prefix + "/" + std::string(group_name(g)), flat.data() + layout.offset(g),
+               layout.rows(g), layout.cols(g), unverified);
     if (require_finite && !flat.segment(layout.offset(g), layout.size(g)).allFinite()) {
       fail(path, sets.prefix + "/" + std::string(group_name(g)) + " holds NaN or Inf");
     }
@@ -418,12 +433,14 @@ LoadedCheckpoint<Scalar> load_checkpoint_here(const std::string& path) {
     out.net.tau = out.info.tau;
     const ParamLayout& layout = out.net.theta.layout();
 
-    read_groups(path, params, layout, out.net.theta.flat(), /*require_finite=*/true);
-    read_block(c_set, out.net.C.data(), dims.N, dims.N);
+    std::vector<std::string>& unverified = out.unverified;
+    read_groups(path, params, layout, out.net.theta.flat(), /*require_finite=*/true, unverified);
+    read_block(path, c_set, "/fixed/C", out.net.C.data(), dims.N, dims.N, unverified);
     if (!out.net.C.allFinite()) fail(path, "/fixed/C holds NaN or Inf");
-    read_groups(path, m_sets, layout, out.adam.m, /*require_finite=*/false);
-    read_groups(path, v_sets, layout, out.adam.v, /*require_finite=*/false);
-    step_set.read(&out.adam.step, H5::PredType::NATIVE_INT64);
+    read_groups(path, m_sets, layout, out.adam.m, /*require_finite=*/false, unverified);
+    read_groups(path, v_sets, layout, out.adam.v, /*require_finite=*/false, unverified);
+    detail::read_verified(path, step_set, "/optimizer/step", H5::PredType::NATIVE_INT64,
+                          &out.adam.step, 1, unverified);
     if (out.adam.step < 0) fail(path, "/optimizer/step is negative");
     return out;
   } catch (const H5::Exception& e) {
@@ -440,8 +457,19 @@ CheckpointInfo read_checkpoint_info(const std::string& path) {
 
 template <typename Scalar>
 LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path) {
-  return detail::read_isolated(path, /*user_input=*/false,
-                               [&] { return load_checkpoint_here<Scalar>(path); });
+  LoadedCheckpoint<Scalar> out = detail::read_isolated(
+      path, /*user_input=*/false, [&] { return load_checkpoint_here<Scalar>(path); });
+  // Here, not in the reader, which runs in a child process first and would log it twice.
+  if (out.unverified.size() == kCheckpointDatasets) {
+    spdlog::info(
+        "{}: written without checksums (by an lrnn before they were added): its data "
+        "are loaded unverified",
+        path);
+  } else if (!out.unverified.empty()) {
+    spdlog::info("{}: datasets without a checksum, loaded unverified: {}", path,
+                 fmt::join(out.unverified, ", "));
+  }
+  return out;
 }
 
 template void save_checkpoint<float>(const std::string&, const Network<float>&,

@@ -8,8 +8,9 @@
 #include <iterator>
 #include <limits>
 #include <set>
+#include <stdexcept>
 
-#include "io/flat_json.hpp"
+#include "io/json.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/svg_plot.hpp"
 
@@ -394,14 +395,13 @@ void plot_latents(const TrialTraces& tr, const std::string& path) {
 
 namespace {
 
-double number_or_nan(const detail::FlatJsonObject& obj, std::string_view key,
-                     const std::string& where) {
-  const detail::JsonScalar* v = detail::find(obj, key);
-  if (v == nullptr || v->type == detail::JsonScalar::Type::kNull) return kNaN;
-  if (v->type != detail::JsonScalar::Type::kNumber) {
+double number_or_nan(const detail::Json& obj, const char* key, const std::string& where) {
+  const auto it = obj.find(key);
+  if (it == obj.end() || it->is_null()) return kNaN;
+  if (!it->is_number()) {
     throw InputError(where + ": \"" + std::string(key) + "\" must be a number or null");
   }
-  return v->number;
+  return it->get<double>();
 }
 
 }  // namespace
@@ -423,25 +423,26 @@ TrainingCurves read_training_curves(const std::string& path) {
     if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
     if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
     const std::string where = path + ":" + std::to_string(line_no);
-    detail::FlatJsonObject obj;
+    detail::Json obj;
     try {
-      obj = detail::parse_flat_json_object(line);
-    } catch (const detail::JsonParseError& e) {
+      obj = detail::parse(line);
+    } catch (const std::invalid_argument& e) {
       // A run killed mid-write leaves its last line without the newline: not an error.
       if (!terminated) break;
-      throw InputError(where + ": " + e.what() + " (column " + std::to_string(e.column()) + ")");
+      throw InputError(where + ": " + e.what());
     }
-    const detail::JsonScalar* step = detail::find(obj, "step");
-    if (step == nullptr) throw InputError(where + ": no \"step\"");
-    if (step->type != detail::JsonScalar::Type::kNumber) {
-      throw InputError(where + ": \"step\" must be a number");
-    }
-    out.step.push_back(step->number);
+    if (!obj.is_object()) throw InputError(where + ": not a JSON object");
+    const auto step = obj.find("step");
+    if (step == obj.end()) throw InputError(where + ": no \"step\"");
+    if (!step->is_number()) throw InputError(where + ": \"step\" must be a number");
+    const double step_number = step->get<double>();
+    out.step.push_back(step_number);
     out.loss.push_back(number_or_nan(obj, "loss", where));
     bool validation = false;
-    for (const auto& kv : obj) validation = validation || kv.first.rfind("val_", 0) == 0;
+    for (const auto& item : obj.items())
+      validation = validation || item.key().rfind("val_", 0) == 0;
     if (validation) {
-      out.val_step.push_back(step->number);
+      out.val_step.push_back(step_number);
       out.val_loss.push_back(number_or_nan(obj, "val_loss", where));
       out.val_accuracy.push_back(number_or_nan(obj, "val_accuracy", where));
       out.val_accuracy_ctx1.push_back(number_or_nan(obj, "val_accuracy_ctx1", where));

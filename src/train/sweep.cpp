@@ -15,8 +15,9 @@
 #include <optional>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 
-#include "io/flat_json.hpp"
+#include "io/json.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
@@ -505,26 +506,31 @@ std::string to_json(const SweepRecord& r) {
 }
 
 SweepRecord record_from_json(const std::string& text, const std::string& source) {
-  detail::FlatJsonObject o;
+  detail::Json o;
   try {
-    o = detail::parse_flat_json_object(text);
-  } catch (const detail::JsonParseError& e) {
-    throw IoError(fmt::format("{}: column {}: {}", source, e.column(), e.what()));
+    o = detail::parse(text);
+  } catch (const std::invalid_argument& e) {
+    throw IoError(source + ": " + e.what());
   }
-  const auto get = [&](std::string_view key) -> const detail::JsonScalar& {
-    const detail::JsonScalar* v = detail::find(o, key);
-    if (v == nullptr) throw IoError(source + ": no \"" + std::string(key) + "\"");
-    return *v;
+  if (!o.is_object()) throw IoError(source + ": not a JSON object");
+  const auto get = [&](const char* key) -> const detail::Json& {
+    const auto it = o.find(key);
+    if (it == o.end()) throw IoError(source + ": no \"" + std::string(key) + "\"");
+    return *it;
   };
-  const auto number = [&](std::string_view key) {
-    const auto& v = get(key);
-    return v.type == detail::JsonScalar::Type::kNumber ? v.number : kNaN;
+  const auto number = [&](const char* key) {
+    const detail::Json& v = get(key);
+    return v.is_number() ? v.get<double>() : kNaN;
+  };
+  const auto text_of = [&](const char* key) {
+    const detail::Json& v = get(key);
+    return v.is_string() ? v.get<std::string>() : std::string();
   };
   SweepRecord r;
   r.index = static_cast<std::int64_t>(number("index"));
-  r.name = get("name").string;
-  r.seed = std::strtoull(get("seed").string.c_str(), nullptr, 10);
-  const std::string status = get("status").string;
+  r.name = text_of("name");
+  r.seed = std::strtoull(text_of("seed").c_str(), nullptr, 10);
+  const std::string status = text_of("status");
   r.status = RunStatus::kMissing;
   for (const RunStatus s :
        {RunStatus::kOk, RunStatus::kDiverged, RunStatus::kFailed, RunStatus::kInterrupted}) {
@@ -540,8 +546,8 @@ SweepRecord record_from_json(const std::string& text, const std::string& source)
   r.best_step = static_cast<std::int64_t>(number("best_step"));
   r.wall_time_s = number("wall_time_s");
   r.rank = static_cast<int>(number("rank"));
-  r.reused = get("reused").boolean;
-  r.message = get("message").string;
+  r.reused = get("reused").is_boolean() && get("reused").get<bool>();
+  r.message = text_of("message");
   return r;
 }
 

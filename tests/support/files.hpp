@@ -6,6 +6,8 @@
 #include <string>
 #include <vector>
 
+#include "support/json.hpp"
+
 namespace lrnn::test {
 
 /// The whole file as text ("" if it cannot be read).
@@ -24,13 +26,11 @@ inline int count_lines(const std::string& text) {
   return n;
 }
 
-/// The "loss" of every line of a metrics.jsonl.
+/// The "loss" of every line of a metrics.jsonl that has one (NaN where it is null).
 inline std::vector<double> metrics_losses(const std::string& metrics_path) {
   std::vector<double> out;
-  std::ifstream in(metrics_path);
-  for (std::string line; std::getline(in, line);) {
-    const auto pos = line.find("\"loss\": ");
-    if (pos != std::string::npos) out.push_back(std::stod(line.substr(pos + 8)));
+  for (const Json& line : read_json_lines(metrics_path)) {
+    if (line.contains("loss")) out.push_back(number_of(line, "loss"));
   }
   return out;
 }

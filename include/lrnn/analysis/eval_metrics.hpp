@@ -18,6 +18,7 @@
 #include "lrnn/analysis/psychometric.hpp"
 #include "lrnn/analysis/traces.hpp"
 #include "lrnn/io/config.hpp"
+#include "lrnn/io/metrics_log.hpp"
 #include "lrnn/train/loss.hpp"
 
 namespace lrnn {
@@ -64,9 +65,8 @@ EvalMetrics compute_eval_metrics(LabelType type, const TrialTraces& traces,
 std::pair<double, double> fit_logistic(const std::vector<double>& c, const std::vector<int>& plus,
                                        double ridge);
 
-/// metrics.json: one JSON document with every figure above, after the `header` fields (key and
-/// value already encoded as JSON, e.g. {"step", "936"}, {"integrator", "\"euler\""}).
-std::string to_json(const EvalMetrics& m,
-                    const std::vector<std::pair<std::string, std::string>>& header = {});
+/// metrics.json: one JSON document (indented by 2) with every figure above, after the fields of
+/// `header` (checkpoint, step, integrator, ...), in this order.
+std::string to_json(const EvalMetrics& m, const JsonObject& header = JsonObject());
 
 }  // namespace lrnn

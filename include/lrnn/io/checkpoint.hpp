@@ -5,6 +5,9 @@
 //   attributes on /: format_version, g, tau, N, R, d_in, step, seed, precision, config_yaml,
 //                    best_val_loss, best_step, nan_skips, nan_skips_in_a_row, stop_streak
 //                    (the last two optional: files written before them count as 0)
+//   attribute crc32 (uint32) on every dataset above: zlib's CRC-32 of its elements as stored,
+//                    i.e. of h5py's ds[()].tobytes(), verified on every load (files written
+//                    before lrnn stored it load unverified, with a note in the log)
 // Matrices are stored row-major as h5py shows them: element [i, j] of M is unit i, rank j.
 // Writes are atomic: a temporary file in the same directory is written, flushed, fsync'ed and
 // renamed over the target, so a crash never leaves a torn checkpoint.
@@ -13,6 +16,7 @@
 #include <cstdint>
 #include <limits>
 #include <string>
+#include <vector>
 
 #include "lrnn/model/network.hpp"
 #include "lrnn/optim/adam.hpp"
@@ -63,11 +67,14 @@ struct LoadedCheckpoint {
   CheckpointInfo info;
   Network<Scalar> net;
   AdamState<Scalar> adam;
+  /// Datasets that had no checksum (files written before lrnn stored them), loaded unverified.
+  std::vector<std::string> unverified;
 };
 
 /// Loads everything, converting to Scalar. Throws IoError naming the file and dataset if a dataset
-/// is missing, has the wrong shape, or holds NaN/Inf parameters, or if the file crashes or hangs
-/// the HDF5 library (read_checkpoint_info).
+/// is missing, has the wrong shape, fails its checksum (a flipped bit) or holds NaN/Inf
+/// parameters, or if the file crashes or hangs the HDF5 library (read_checkpoint_info). Logs a
+/// note (spdlog, info) when datasets had no checksum to verify.
 template <typename Scalar>
 LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path);
 

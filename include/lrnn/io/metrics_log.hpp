@@ -3,14 +3,23 @@
 
 #include <cstdint>
 #include <cstdio>
+#include <memory>
 #include <string>
 #include <string_view>
 
 namespace lrnn {
 
-/// Builds one flat JSON object. Non-finite numbers are written as null (JSON has no NaN).
+/// Builds one JSON object, keys in the order added (nlohmann-json underneath, not exposed here).
+/// Numbers print in their shortest round-trip form; non-finite ones as null (JSON has no NaN).
 class JsonObject {
  public:
+  JsonObject();
+  ~JsonObject();
+  JsonObject(const JsonObject& other);
+  JsonObject& operator=(const JsonObject& other);
+  JsonObject(JsonObject&& other) noexcept;
+  JsonObject& operator=(JsonObject&& other) noexcept;
+
   JsonObject& add(std::string_view key, double value);
   JsonObject& add(std::string_view key, std::int64_t value);
   JsonObject& add(std::string_view key, int value) { return add(key, std::int64_t{value}); }
@@ -20,16 +29,21 @@ class JsonObject {
     return add(key, std::string_view(value));
   }
   JsonObject& add(std::string_view key, bool value);
-  /// A value that is already JSON text (an array or object).
-  JsonObject& add_raw(std::string_view key, std::string_view json);
-  std::string str() const { return text_ + "}"; }
+  /// A nested object.
+  JsonObject& add(std::string_view key, const JsonObject& value);
+  /// A value given as JSON text (such as a report's to_json()), parsed into the document.
+  /// Throws std::invalid_argument if `json` is not one JSON value.
+  JsonObject& add_json(std::string_view key, std::string_view json);
+  /// The object as one line of JSON.
+  std::string str() const;
 
  private:
-  void key(std::string_view k);
-  std::string text_ = "{";
+  friend struct JsonObjectAccess;
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
 };
 
-/// Escapes a string for JSON, quotes included.
+/// Escapes a string for JSON, quotes included (also the quoting of config.yaml's strings).
 std::string json_quote(std::string_view s);
 
 class MetricsLog {
