@@ -233,10 +233,10 @@ double last_logged_loss(const RunDir& dir) {
     if (!line.empty()) last = line;
   }
   try {
-    const detail::FlatJsonObject o = detail::parse_flat_json_object(last);
-    const detail::JsonScalar* v = detail::find(o, "loss");
-    if (v != nullptr && v->type == detail::JsonScalar::Type::kNumber) return v->number;
-  } catch (const detail::JsonParseError&) {
+    const detail::Json o = detail::parse(last);
+    const auto it = o.is_object() ? o.find("loss") : o.end();
+    if (it != o.end() && it->is_number()) return it->get<double>();
+  } catch (const std::invalid_argument&) {
   }
   return kNaN;
 }
