@@ -11,6 +11,7 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
@@ -473,11 +474,10 @@ TEST(SweepResume, FailedRunsAndCheckpointsOfAnotherConfigStartAgain) {
 
   // A record that says "failed" is trained again from the start, though checkpoints are there.
   const std::string record = part + "/seed3/sweep_run.json";
-  std::string text = test::read_text(record);
-  const auto at = text.find("\"status\": \"ok\"");
-  ASSERT_NE(at, std::string::npos) << text;
-  text.replace(at, 14, "\"status\": \"failed\"");
-  std::ofstream(record) << text;
+  auto doc = nlohmann::ordered_json::parse(test::read_text(record));
+  ASSERT_EQ(doc.at("status"), "ok") << doc.dump();
+  doc["status"] = "failed";
+  std::ofstream(record) << doc.dump() << "\n";
   const test::AppRun failed = run_sweep_app(cfg + " --seeds 3 --out " + part + kLong + lr);
   ASSERT_EQ(failed.exit_code, 0) << failed.output;
   EXPECT_EQ(failed.err.find("resuming from"), std::string::npos) << failed.err;
