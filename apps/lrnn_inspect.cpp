@@ -15,9 +15,9 @@
 #include "cli.hpp"
 #include "lrnn/analysis/low_rank.hpp"
 #include "lrnn/analysis/resample.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/io/metrics_log.hpp"
 
 namespace {

@@ -18,9 +18,9 @@
 #include <filesystem>
 
 #include "cli.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/train/trainer.hpp"
 
 namespace {

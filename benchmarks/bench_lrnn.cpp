@@ -49,8 +49,8 @@
 
 #include "integrate/bf16_gemm.hpp"
 #include "integrate/bulk_product.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/optim/adam.hpp"
 #include "lrnn/task/context_switch.hpp"

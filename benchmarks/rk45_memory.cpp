@@ -9,10 +9,10 @@
 #include <numeric>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/integrate/adaptive_driver.hpp"
 #include "lrnn/integrate/rk45_adjoint.hpp"
 #include "lrnn/integrate/rk45_bptt.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/loss.hpp"

@@ -15,8 +15,8 @@
 #include <string>
 
 #include "lrnn/core/errors.hpp"
+#include "lrnn/core/read_isolation.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/read_isolation.hpp"
 
 namespace {
 
@@ -62,7 +62,7 @@ void read(const std::string& path) {
 
 }  // namespace
 
-// The readers first try each file in a child process (lrnn/io/read_isolation.hpp); the fuzzer
+// The readers first try each file in a child process (lrnn/core/read_isolation.hpp); the fuzzer
 // must see the crash in its own process, with coverage, so it reads unguarded.
 extern "C" int LLVMFuzzerInitialize(int*, char***) {
   lrnn::set_hdf5_read_isolation(false);

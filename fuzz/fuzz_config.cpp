@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string input(reinterpret_cast<const char*>(data), size);

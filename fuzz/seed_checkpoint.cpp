@@ -10,8 +10,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 
 namespace {

@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/optim/adam.hpp"
 #include "lrnn/optim/schedule.hpp"
 

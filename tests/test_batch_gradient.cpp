@@ -6,8 +6,8 @@
 #include <numeric>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/batch_gradient.hpp"

@@ -14,9 +14,9 @@
 
 #include "integrate/bf16_gemm.hpp"
 #include "integrate/bulk_product.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/integrate/bulk_mode.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/loss.hpp"

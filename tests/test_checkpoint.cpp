@@ -24,8 +24,8 @@
 #include "io/dataset_checksum.hpp"
 #include "io/hdf5_file.hpp"
 #include "lrnn/core/errors.hpp"
+#include "lrnn/core/read_isolation.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/read_isolation.hpp"
 #include "support/checkpoint_edits.hpp"
 #include "support/files.hpp"
 
@@ -711,7 +711,7 @@ TEST_F(CheckpointTest, FilesWithoutChecksumsLoadUnverifiedWithANote) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Reads tried first in a child process (lrnn/io/read_isolation.hpp)
+// Reads tried first in a child process (lrnn/core/read_isolation.hpp)
 
 /// The message of the IoError that read_isolated throws for `read`, or "" if it throws none.
 template <typename F>

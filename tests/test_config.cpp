@@ -14,8 +14,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
 
 namespace lrnn {
 namespace {

@@ -17,13 +17,13 @@
 #include <utility>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/integrate/adaptive_driver.hpp"
 #include "lrnn/integrate/dopri5.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
 #include "lrnn/integrate/rnn_rhs.hpp"
 #include "lrnn/integrate/step_controller.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "support/malloc_counter.hpp"

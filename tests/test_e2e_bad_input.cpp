@@ -20,8 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
 #include "support/checkpoint_edits.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
@@ -134,7 +134,8 @@ INSTANTIATE_TEST_SUITE_P(Corpus, BadConfig, ::testing::ValuesIn(bad_config_files
 
 // Every rule of validate() has its file in config_rules (a rule added without one fails here).
 TEST(BadConfigCorpus, CoversEveryRangeRuleOfValidate) {
-  const std::string source = test::read_text(std::string(LRNN_SOURCE_DIR) + "/src/io/config.cpp");
+  const std::string source =
+      test::read_text(std::string(LRNN_SOURCE_DIR) + "/src/config/config.cpp");
   ASSERT_FALSE(source.empty());
   std::string corpus;
   for (const auto& e : fs::directory_iterator(kDataDir + "/config_rules")) {

@@ -7,8 +7,8 @@
 #include <optional>
 #include <sstream>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
 #include "support/json.hpp"

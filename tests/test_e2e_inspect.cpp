@@ -13,8 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
 #include "support/json.hpp"

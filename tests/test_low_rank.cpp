@@ -14,9 +14,9 @@
 
 #include "lrnn/analysis/low_rank.hpp"
 #include "lrnn/analysis/resample.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/core/random.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/batch_gradient.hpp"
 

@@ -9,9 +9,9 @@
 #include <numeric>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/integrate/bulk_mode.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "support/malloc_counter.hpp"

@@ -11,11 +11,11 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
 #include "lrnn/integrate/rk45_adjoint.hpp"
 #include "lrnn/integrate/rk45_bptt.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/loss.hpp"

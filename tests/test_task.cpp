@@ -5,8 +5,8 @@
 #include <numeric>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/task/context_switch.hpp"
 
 namespace lrnn {

@@ -13,9 +13,9 @@
 #include <utility>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"
 #include "support/files.hpp"

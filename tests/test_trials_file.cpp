@@ -16,9 +16,9 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/io/trials_file.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"

@@ -7,11 +7,11 @@
 #include <memory>
 
 #include "core/denormals.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/integrate/adaptive_driver.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
 #include "lrnn/integrate/rnn_rhs.hpp"
-#include "lrnn/io/config.hpp"
 
 namespace lrnn {
 namespace {

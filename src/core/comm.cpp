@@ -15,7 +15,7 @@
 #define MPICH_SKIP_MPICXX 1
 #include <mpi.h>
 
-#include "lrnn/io/read_isolation.hpp"
+#include "lrnn/core/read_isolation.hpp"
 #endif
 
 namespace lrnn {

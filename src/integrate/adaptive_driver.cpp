@@ -6,7 +6,7 @@
 #include <limits>
 
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
+#include "lrnn/integrate/options.hpp"
 
 namespace lrnn {
 namespace {

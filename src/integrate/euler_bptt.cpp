@@ -4,7 +4,6 @@
 
 #include "integrate/bulk_product.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
 
 namespace lrnn {
 

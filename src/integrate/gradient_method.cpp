@@ -4,9 +4,9 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/integrate/adaptive_driver.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
+#include "lrnn/integrate/options.hpp"
 #include "lrnn/integrate/rk45_adjoint.hpp"
 #include "lrnn/integrate/rk45_bptt.hpp"
-#include "lrnn/io/config.hpp"
 
 namespace lrnn {
 

@@ -1,29 +1,17 @@
 #include "io/hdf5_file.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <spdlog/spdlog.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cerrno>
-#include <chrono>
-#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
-#include <new>
 #include <system_error>
-#include <thread>
 #include <vector>
-
-#include "lrnn/io/read_isolation.hpp"
 
 namespace lrnn::detail {
 namespace {
@@ -54,207 +42,7 @@ const H5::PredType& mem_type() {
   }
 }
 
-std::atomic<bool> g_read_isolation{true};
-
-// Exit codes of the probing child.
-constexpr int kChildRead = 0;     // read() returned
-constexpr int kChildRefused = 3;  // read() threw: its kind and message went through the pipe
-
-// What the child sends back, so that the parent throws the same type with the same message.
-enum class ErrorKind : char { kError, kConfig, kIo, kInput, kNumerical, kNoMemory, kOther };
-
-ErrorKind kind_of(const std::exception& e) {
-  if (dynamic_cast<const InputError*>(&e)) return ErrorKind::kInput;
-  if (dynamic_cast<const IoError*>(&e)) return ErrorKind::kIo;
-  if (dynamic_cast<const ConfigError*>(&e)) return ErrorKind::kConfig;
-  if (dynamic_cast<const NumericalError*>(&e)) return ErrorKind::kNumerical;
-  if (dynamic_cast<const Error*>(&e)) return ErrorKind::kError;
-  if (dynamic_cast<const std::bad_alloc*>(&e)) return ErrorKind::kNoMemory;
-  return ErrorKind::kOther;
-}
-
-void write_all(int fd, const char* data, std::size_t size) {
-  while (size > 0) {
-    const ssize_t n = ::write(fd, data, size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;
-    data += n;
-    size -= static_cast<std::size_t>(n);
-  }
-}
-
-// Appends what the pipe holds now, without blocking; false at its end.
-bool drain(int fd, std::string& out) {
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n > 0) {
-      out.append(buffer, static_cast<std::size_t>(n));
-      continue;
-    }
-    if (n < 0 && errno == EINTR) continue;
-    return n < 0 && errno == EAGAIN;  // 0: end of file; other errors: nothing more to read
-  }
-}
-
-// Seconds of CPU time that process `pid` (a child) has used, or a negative number.
-double cpu_seconds(pid_t pid) {
-  clockid_t clock{};
-  timespec ts{};
-  if (::clock_getcpuclockid(pid, &clock) != 0 || ::clock_gettime(clock, &ts) != 0) return -1.0;
-  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
-}
-
-// The CPU-time limit of a test read: LRNN_HDF5_READ_LIMIT_S if set, else 10 s plus 1 s per 2 MB
-// on disk (a deflated trials file is inflated while read).
-double read_limit_seconds(const std::string& path) {
-  if (const char* env = std::getenv("LRNN_HDF5_READ_LIMIT_S")) {
-    char* end = nullptr;
-    const double v = std::strtod(env, &end);
-    if (end != env && *end == '\0' && v > 0.0) return v;
-  }
-  struct stat st {};
-  const double mb = ::stat(path.c_str(), &st) == 0 ? static_cast<double>(st.st_size) / 1e6 : 0.0;
-  return 10.0 + mb / 2.0;
-}
-
-// InputError (the user's file) or IoError "path: what".
-[[noreturn]] void refuse(const std::string& path, bool user_input, const std::string& what) {
-  if (user_input) throw InputError(path + ": " + what);
-  io_fail(path, what);
-}
-
 }  // namespace
-
-void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read) {
-  if (!g_read_isolation.load(std::memory_order_relaxed)) return;
-  const auto fail = [&](const std::string& what) { refuse(path, user_input, what); };
-  const double limit = read_limit_seconds(path);
-
-  // The child's error comes back through a pipe: its kind, then its message.
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
-    spdlog::warn("{}: no pipe for a test read in a child process ({}); reading it unguarded", path,
-                 errno_text(errno));
-    return;
-  }
-  std::fflush(nullptr);  // the child must not write out this process's buffered output again
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    const int err = errno;
-    ::close(pipe_fds[0]);
-    ::close(pipe_fds[1]);
-    spdlog::warn("{}: cannot fork a test read ({}); reading it unguarded", path, errno_text(err));
-    return;
-  }
-  if (pid == 0) {
-    // The child: quiet (a sanitizer's report of HDF5 goes nowhere), and leaving by _exit, so no
-    // atexit handler, static destructor or leak check of the parent's state runs here.
-    ::close(pipe_fds[0]);
-    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null >= 0) {
-      ::dup2(null, STDOUT_FILENO);
-      ::dup2(null, STDERR_FILENO);
-    }
-    const int out = pipe_fds[1];
-    ::fcntl(out, F_SETFL, 0);  // blocking writes: the parent reads while it waits
-    int code = kChildRead;
-    try {
-      read();
-    } catch (const std::exception& e) {
-      const std::string message = std::string(1, static_cast<char>(kind_of(e))) + e.what();
-      write_all(out, message.data(), message.size());
-      code = kChildRefused;
-    } catch (...) {
-      const char message[] = {static_cast<char>(ErrorKind::kOther), '?'};
-      write_all(out, message, sizeof message);
-      code = kChildRefused;
-    }
-    ::_exit(code);
-  }
-  ::close(pipe_fds[1]);
-  struct Fd {
-    int fd;
-    ~Fd() {
-      if (fd >= 0) ::close(fd);
-    }
-  } reader{pipe_fds[0]}, exited{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
-
-  // Wait for the child's exit (its pidfd turns readable; without one, the pipe's end of file,
-  // which another fork() of this process could delay), reading the pipe meanwhile. A hang is
-  // told from a slow read by CPU time: a looping HDF5 burns it, a stalled disk or a stopped job
-  // does not.
-  std::string message;
-  bool timed_out = false;
-  for (bool open = true;;) {
-    pollfd fds[2] = {{reader.fd, POLLIN, 0}, {exited.fd, POLLIN, 0}};
-    const int ready = ::poll(fds, exited.fd >= 0 ? 2 : 1, 100);
-    if (ready < 0 && errno != EINTR) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
-      }
-      spdlog::warn("{}: cannot wait for a test read ({}); reading it unguarded", path,
-                   errno_text(errno));
-      return;
-    }
-    if (open && (fds[0].revents & (POLLIN | POLLHUP)) != 0) open = drain(reader.fd, message);
-    if (exited.fd >= 0 ? (fds[1].revents & POLLIN) != 0 : !open) break;
-    if (cpu_seconds(pid) > limit) {
-      timed_out = true;
-      ::kill(pid, SIGKILL);
-      break;
-    }
-  }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return;  // the child was reaped elsewhere: read unguarded
-  }
-  drain(reader.fd, message);  // what the child wrote just before it exited
-  char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.3g", limit);
-  if (timed_out) {
-    fail(std::string("a test read in a child process used ") + seconds +
-         " s of CPU time without finishing: the HDF5 library loops on this file, which is "
-         "probably corrupt (LRNN_HDF5_READ_LIMIT_S sets the limit)");
-  }
-  if (WIFEXITED(status)) {
-    const int code = WEXITSTATUS(status);
-    if (code == kChildRead) return;
-    if (code == kChildRefused && !message.empty()) {
-      // The reader's own error, as it would have thrown it here: this process never opens a file
-      // that the reader refuses (HDF5 leaks on some of those).
-      const std::string text = message.substr(1);
-      switch (static_cast<ErrorKind>(message[0])) {
-        case ErrorKind::kInput:
-          throw InputError(text);
-        case ErrorKind::kIo:
-          throw IoError(text);
-        case ErrorKind::kConfig:
-          throw ConfigError(text);
-        case ErrorKind::kNumerical:
-          throw NumericalError(text);
-        case ErrorKind::kError:
-          throw Error(text);
-        case ErrorKind::kNoMemory:
-          refuse(path, user_input, "not enough memory to read it");
-        case ErrorKind::kOther:
-          refuse(path, user_input, "cannot read it: " + text);
-      }
-    }
-    fail("the HDF5 library failed reading it (exit code " + std::to_string(code) +
-         " of a test read in a child process): the file is corrupt");
-  }
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
-    if (sig == SIGKILL) {
-      fail("a test read in a child process was killed (SIGKILL; out of memory?)");
-    }
-    const char* name = ::sigabbrev_np(sig);
-    fail(std::string("the HDF5 library crashed reading it (SIG") + (name ? name : "?") +
-         " in a test read in a child process): the file is corrupt");
-  }
-  fail("a test read in a child process ended abnormally: the file is corrupt");
-}
 
 void io_fail(const std::string& path, const std::string& what) {
   throw IoError(path + ": " + what);

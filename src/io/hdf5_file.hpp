@@ -10,6 +10,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "core/fork_sandbox.hpp"
 #include "lrnn/core/errors.hpp"
 
 namespace lrnn::detail {
@@ -56,22 +57,6 @@ void write_atomically(const std::string& path, const std::function<void(H5::H5Fi
 /// IoError, per `user_input`, naming the file: missing, a directory, unreadable, not HDF5,
 /// truncated or corrupt.
 H5::H5File open_hdf5_for_reading(const std::string& path, bool user_input);
-
-/// Runs `read()` first in a forked child process (see lrnn/io/read_isolation.hpp). If it throws
-/// there, throws the same lrnn::Error type with the same message here (InputError or IoError, per
-/// `user_input`, for other exceptions). If the child crashes, fails another way, or uses more CPU
-/// time than the limit, throws InputError or IoError naming `path`. Otherwise, and when isolation
-/// is off or no process can be forked (a warning says so), returns `read()` run in this process.
-template <typename F>
-auto read_isolated(const std::string& path, bool user_input, F&& read) -> decltype(read());
-
-void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read);
-
-template <typename F>
-auto read_isolated(const std::string& path, bool user_input, F&& read) -> decltype(read()) {
-  probe_in_child(path, user_input, [&] { (void)read(); });
-  return read();
-}
 
 void write_string_attr(const H5::H5Object& obj, const char* name, const std::string& value);
 void write_double_attr(const H5::H5Object& obj, const char* name, double value);

@@ -1,7 +1,5 @@
 #include "lrnn/io/metrics_log.hpp"
 
-#include <fmt/format.h>
-
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -14,36 +12,6 @@
 #include "lrnn/core/errors.hpp"
 
 namespace lrnn {
-
-std::string json_quote(std::string_view s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      case '\r':
-        out += "\\r";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += fmt::format("\\u{:04x}", static_cast<int>(c));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
 
 struct JsonObject::Impl {
   detail::Json json = detail::Json::object();

@@ -3,7 +3,7 @@
 #include <cmath>
 
 #include "lrnn/core/random.hpp"
-#include "lrnn/io/config.hpp"
+#include "lrnn/model/options.hpp"
 
 namespace lrnn {
 namespace {

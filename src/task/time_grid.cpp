@@ -6,7 +6,7 @@
 #include <string>
 
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/config.hpp"
+#include "lrnn/task/options.hpp"
 
 namespace lrnn {
 

@@ -5,8 +5,8 @@
 #include <cstdio>
 #include <exception>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/train/trainer.hpp"  // C++20 (std::span, concepts) through its includes
 

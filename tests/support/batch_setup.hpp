@@ -7,7 +7,7 @@
 #include <numeric>
 #include <vector>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 

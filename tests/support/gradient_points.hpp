@@ -8,7 +8,7 @@
 #include <string>
 #include <tuple>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/model/params.hpp"
 
 namespace lrnn::test {

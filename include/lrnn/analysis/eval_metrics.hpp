@@ -17,7 +17,7 @@
 
 #include "lrnn/analysis/psychometric.hpp"
 #include "lrnn/analysis/traces.hpp"
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/train/loss.hpp"
 

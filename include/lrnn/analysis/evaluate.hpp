@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "lrnn/analysis/eval_metrics.hpp"
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 
 namespace lrnn {
 

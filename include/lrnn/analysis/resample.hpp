@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/train/loss.hpp"
 

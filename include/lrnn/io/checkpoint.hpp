@@ -59,7 +59,7 @@ void save_checkpoint(const std::string& path, const Network<Scalar>& net,
 
 /// Reads and checks the attributes. Throws IoError if the file is missing, not HDF5, of a newer
 /// format_version, or lacks an attribute, or if it crashes or hangs the HDF5 library (the read
-/// is tried in a child process first: lrnn/io/read_isolation.hpp).
+/// is tried in a child process first: lrnn/core/read_isolation.hpp).
 CheckpointInfo read_checkpoint_info(const std::string& path);
 
 template <typename Scalar>

@@ -43,9 +43,6 @@ class JsonObject {
   std::unique_ptr<Impl> impl_;
 };
 
-/// Escapes a string for JSON, quotes included (also the quoting of config.yaml's strings).
-std::string json_quote(std::string_view s);
-
 class MetricsLog {
  public:
   /// Opens `path` for appending. With `keep_through_step` >= 0 (a resume), lines whose "step" is

@@ -17,7 +17,7 @@
 #include <string>
 #include <vector>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 #include "lrnn/task/trial_source.hpp"
 
 namespace lrnn {
@@ -43,7 +43,7 @@ class TrialsFile final : public TrialSource {
   /// Reads and checks every dataset. Throws InputError, whose one-line message names the file,
   /// the dataset and what is wrong: missing file, not HDF5, a missing dataset, a wrong shape or
   /// type, zero trials or steps, NaN/Inf, a label that label_type does not allow, n_val too large,
-  /// or a file that crashes or hangs the HDF5 library (lrnn/io/read_isolation.hpp).
+  /// or a file that crashes or hangs the HDF5 library (lrnn/core/read_isolation.hpp).
   static TrialsFile load(const std::string& path, const TrialsFileOptions& options);
   static TrialsFile load(const std::string& path, LabelType label_type) {
     return load(path, TrialsFileOptions{label_type, 0});

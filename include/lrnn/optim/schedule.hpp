@@ -3,7 +3,7 @@
 
 #include <cstdint>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/optim/training_options.hpp"
 
 namespace lrnn {
 

@@ -8,7 +8,7 @@
 
 #include <cstdint>
 
-#include "lrnn/io/config.hpp"
+#include "lrnn/task/options.hpp"
 #include "lrnn/task/time_grid.hpp"
 #include "lrnn/task/trial_source.hpp"
 

@@ -18,9 +18,9 @@
 #include <span>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/comm.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
-#include "lrnn/io/config.hpp"
 #include "lrnn/task/trial_source.hpp"
 #include "lrnn/train/loss.hpp"
 

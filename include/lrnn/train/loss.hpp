@@ -7,8 +7,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/types.hpp"
-#include "lrnn/io/config.hpp"
 
 namespace lrnn {
 

@@ -23,8 +23,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/core/comm.hpp"
-#include "lrnn/io/config.hpp"
 
 namespace lrnn {
 

@@ -1,5 +1,6 @@
-#include "lrnn/io/config.hpp"
+#include "lrnn/config/config.hpp"
 
+#include <fmt/format.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/yaml.h>
 
@@ -27,7 +28,6 @@
 #include <vector>
 
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/metrics_log.hpp"
 
 namespace lrnn {
 namespace {
@@ -216,7 +216,36 @@ std::string format_double(double x) {
 }
 
 // YAML's double-quoted scalars accept JSON's escapes, so one quoting serves both formats.
-std::string quote(std::string_view s) { return json_quote(s); }
+// A YAML double-quoted scalar (the escapes are JSON's, which YAML reads alike).
+std::string quote(std::string_view s) {
+  std::string out = "\"";
+  for (const char c : s) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<int>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
 
 /// Appends `node` as the user wrote it to `text`, stopping once `text` reaches `limit` characters.
 /// The limit also bounds the walk: YAML aliases can make a node contain itself (`&a [*a]`) or
@@ -561,7 +590,7 @@ std::string unexpected_text(std::string_view text, const YAML::Mark& mark) {
   if (mark.pos < 0 || static_cast<std::size_t>(mark.pos) >= text.size()) return "a token";
   const char ch = text[static_cast<std::size_t>(mark.pos)];
   if (static_cast<unsigned char>(ch) < 0x20 || static_cast<unsigned char>(ch) >= 0x7f) {
-    return "a character " + json_quote(std::string_view(&ch, 1));
+    return "a character " + quote(std::string_view(&ch, 1));
   }
   return std::string("'") + ch + "'";
 }
