@@ -7,8 +7,8 @@
 #include <cstdio>
 
 #include "cli.hpp"
-#include "lrnn/analysis/evaluate.hpp"
 #include "lrnn/core/errors.hpp"
+#include "lrnn/workflows/evaluate.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{

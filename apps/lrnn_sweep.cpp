@@ -17,7 +17,7 @@
 #include "cli.hpp"
 #include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/train/sweep.hpp"
+#include "lrnn/workflows/sweep.hpp"
 
 namespace {
 

@@ -12,9 +12,9 @@
 #include "lrnn/analysis/eval_metrics.hpp"
 #include "lrnn/analysis/traces.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
-#include "lrnn/io/eval_file.hpp"
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/io/trials_file.hpp"
+#include "lrnn/report/eval_file.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "support/json.hpp"
 

@@ -16,8 +16,8 @@
 #include "lrnn/analysis/psychometric.hpp"
 #include "lrnn/analysis/traces.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/figures.hpp"
-#include "lrnn/io/svg_plot.hpp"
+#include "lrnn/report/figures.hpp"
+#include "lrnn/report/svg_plot.hpp"
 #include "support/xml.hpp"
 
 namespace lrnn {

@@ -19,7 +19,7 @@
 #include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/train/sweep.hpp"
+#include "lrnn/workflows/sweep.hpp"
 #include "support/app_run.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"

@@ -1,4 +1,4 @@
-#include "lrnn/io/figures.hpp"
+#include "lrnn/report/figures.hpp"
 
 #include <algorithm>
 #include <cerrno>
@@ -12,7 +12,7 @@
 
 #include "io/json.hpp"
 #include "lrnn/core/errors.hpp"
-#include "lrnn/io/svg_plot.hpp"
+#include "lrnn/report/svg_plot.hpp"
 
 namespace lrnn {
 

@@ -1,4 +1,4 @@
-// The figures of lrnn-eval, as standalone SVG files (drawn with lrnn/io/svg_plot.hpp), sized to
+// The figures of lrnn-eval, as standalone SVG files (drawn with lrnn/report/svg_plot.hpp), sized to
 // read well at about 800 px wide, e.g. in a README. Each function writes one file atomically and
 // throws IoError naming it when it cannot.
 #pragma once

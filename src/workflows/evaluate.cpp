@@ -1,4 +1,4 @@
-#include "lrnn/analysis/evaluate.hpp"
+#include "lrnn/workflows/evaluate.hpp"
 
 #include <chrono>
 #include <filesystem>
@@ -8,11 +8,11 @@
 #include "lrnn/analysis/traces.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/eval_file.hpp"
-#include "lrnn/io/figures.hpp"
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/io/text_file.hpp"
 #include "lrnn/io/trials_file.hpp"
+#include "lrnn/report/eval_file.hpp"
+#include "lrnn/report/figures.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"
 

@@ -1,4 +1,4 @@
-#include "lrnn/train/sweep.hpp"
+#include "lrnn/workflows/sweep.hpp"
 
 #include <fmt/format.h>
 #include <spdlog/sinks/basic_file_sink.h>
@@ -21,8 +21,8 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
-#include "lrnn/io/svg_plot.hpp"
 #include "lrnn/io/text_file.hpp"
+#include "lrnn/report/svg_plot.hpp"
 #include "lrnn/train/trainer.hpp"
 
 namespace lrnn {

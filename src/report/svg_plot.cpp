@@ -1,4 +1,4 @@
-#include "lrnn/io/svg_plot.hpp"
+#include "lrnn/report/svg_plot.hpp"
 
 #include <algorithm>
 #include <array>

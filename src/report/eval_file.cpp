@@ -1,4 +1,4 @@
-#include "lrnn/io/eval_file.hpp"
+#include "lrnn/report/eval_file.hpp"
 
 #include <Eigen/Core>
 #include <vector>
