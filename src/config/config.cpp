@@ -216,7 +216,6 @@ std::string format_double(double x) {
 }
 
 // YAML's double-quoted scalars accept JSON's escapes, so one quoting serves both formats.
-// A YAML double-quoted scalar (the escapes are JSON's, which YAML reads alike).
 std::string quote(std::string_view s) {
   std::string out = "\"";
   for (const char c : s) {

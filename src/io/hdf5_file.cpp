@@ -214,13 +214,3 @@ template void write_dataset<std::int64_t>(const H5::Group&, const std::string&, 
                                           const std::int64_t*, bool);
 
 }  // namespace lrnn::detail
-
-namespace lrnn {
-
-void set_hdf5_read_isolation(bool on) {
-  detail::g_read_isolation.store(on, std::memory_order_relaxed);
-}
-
-bool hdf5_read_isolation() { return detail::g_read_isolation.load(std::memory_order_relaxed); }
-
-}  // namespace lrnn
