@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # One command from a fresh Debian 12 machine to a trained network: installs what is missing,
-# builds in Release, trains configs/sanity.yaml and prints its validation accuracy.
+# builds in Release what it runs (lrnn-train alone: no test binaries, no benchmarks), trains
+# configs/sanity.yaml and prints its validation accuracy.
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$root"
 echo "== 1/3 dependencies"
 ./scripts/install_deps.sh
-echo "== 2/3 build"
-./scripts/build.sh
+echo "== 2/3 build lrnn-train"
+LRNN_BUILD_TARGETS=lrnn-train ./scripts/build.sh
 echo "== 3/3 train configs/sanity.yaml"
 out="${1:-runs/sanity}"
 rm -rf "$out"
