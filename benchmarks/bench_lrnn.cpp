@@ -201,16 +201,6 @@ void set_counters(benchmark::State& state, double bulk_flops, double trials_per_
 // ---------------------------------------------------------------------------------------------
 // Training steps
 
-lrnn::GroupMask mask_from(const lrnn::TrainingOptions& t) {
-  lrnn::GroupMask m;
-  m[lrnn::Group::kM] = t.train_M;
-  m[lrnn::Group::kN] = t.train_N;
-  m[lrnn::Group::kB] = t.train_B;
-  m[lrnn::Group::kW] = t.train_w;
-  m[lrnn::Group::kBias] = t.train_b;
-  return m;
-}
-
 lrnn::Config make_config(const Spec& s) {
   lrnn::Config c = lrnn::load_config(config_path(s.method));
   c.integrator.method = s.method;
@@ -238,14 +228,11 @@ class StepFixture {
         net_(lrnn::init_network<Scalar>(config_.rnn, config_.training.seed)),
         adam_(net_.theta.layout().total()),
         grad_(net_.dims()),
-        mask_(mask_from(config_.training)),
+        mask_(config_.training.trained_groups()),
         order_(lrnn::training_order(task_, config_.training.seed, 0,
                                     config_.training.n_train_trials,
                                     config_.training.balanced_batches)),
         batch_(config_.training.batch_size) {
-    adam_options_.beta1 = config_.training.adam_beta1;
-    adam_options_.beta2 = config_.training.adam_beta2;
-    adam_options_.eps = config_.training.adam_eps;
     if (spec.precision == Precision::kBf16) batch_grad_.set_bulk_mode(lrnn::BulkMode::kBf16);
     // One untimed step sizes the workers' buffers and tapes, so that every timed step is a
     // steady-state one (the first step of a run allocates; the others do not).
@@ -266,7 +253,7 @@ class StepFixture {
     }
     r.loss += lrnn::add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
     lrnn::clip_grad_norm(grad_, mask_, t.grad_clip);
-    lrnn::adam_update(net_.theta, grad_, adam_, adam_options_, mask_, t.learning_rate);
+    lrnn::adam_update(net_.theta, grad_, adam_, config_.training.adam, mask_, t.learning_rate);
     return r;
   }
 
@@ -294,7 +281,6 @@ class StepFixture {
   lrnn::AdamState<Scalar> adam_;
   lrnn::Params<Scalar> grad_;
   lrnn::GroupMask mask_;
-  lrnn::AdamOptions adam_options_;
   std::vector<std::int64_t> order_;
   Index batch_;
   Index step_ = 0;

@@ -82,9 +82,9 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.training.learning_rate, b.training.learning_rate);
   EXPECT_EQ(a.training.lr_schedule, b.training.lr_schedule);
   EXPECT_EQ(a.training.lr_final_fraction, b.training.lr_final_fraction);
-  EXPECT_EQ(a.training.adam_beta1, b.training.adam_beta1);
-  EXPECT_EQ(a.training.adam_beta2, b.training.adam_beta2);
-  EXPECT_EQ(a.training.adam_eps, b.training.adam_eps);
+  EXPECT_EQ(a.training.adam.beta1, b.training.adam.beta1);
+  EXPECT_EQ(a.training.adam.beta2, b.training.adam.beta2);
+  EXPECT_EQ(a.training.adam.eps, b.training.adam.eps);
   EXPECT_EQ(a.training.grad_clip, b.training.grad_clip);
   EXPECT_EQ(a.training.weight_decay, b.training.weight_decay);
   EXPECT_EQ(a.training.train_M, b.training.train_M);
@@ -146,9 +146,9 @@ Config unusual_config() {
   c.training.learning_rate = 3e-4;
   c.training.lr_schedule = LrSchedule::kConstant;
   c.training.lr_final_fraction = 1.0;
-  c.training.adam_beta1 = 0.0;
-  c.training.adam_beta2 = 0.9999999999999999;
-  c.training.adam_eps = 1e-15;
+  c.training.adam.beta1 = 0.0;
+  c.training.adam.beta2 = 0.9999999999999999;
+  c.training.adam.eps = 1e-15;
   c.training.grad_clip = 0.0;
   c.training.weight_decay = 1e-4;
   c.training.train_M = false;
@@ -199,7 +199,7 @@ TEST(Config, GoodFileLoadsWithExpectedValues) {
   EXPECT_EQ(c.rnn.M_init_std, defaults.rnn.M_init_std);
   EXPECT_EQ(c.task.gamma_off, defaults.task.gamma_off);
   EXPECT_EQ(c.integrator.rtol, defaults.integrator.rtol);
-  EXPECT_EQ(c.training.adam_beta2, defaults.training.adam_beta2);
+  EXPECT_EQ(c.training.adam.beta2, defaults.training.adam.beta2);
   EXPECT_EQ(c.training.on_nan, OnNan::kStop);
 }
 
@@ -711,11 +711,11 @@ const Rule kRules[] = {
      "training.learning_rate = 0: must be > 0"},
     {"lr_final_fraction", [](Config& c) { c.training.lr_final_fraction = 1.5; },
      "training.lr_final_fraction = 1.5: must be in [0, 1]"},
-    {"adam_beta1", [](Config& c) { c.training.adam_beta1 = -0.1; },
+    {"adam_beta1", [](Config& c) { c.training.adam.beta1 = -0.1; },
      "training.adam_beta1 = -0.1: must be in [0, 1)"},
-    {"adam_beta2", [](Config& c) { c.training.adam_beta2 = 1.0; },
+    {"adam_beta2", [](Config& c) { c.training.adam.beta2 = 1.0; },
      "training.adam_beta2 = 1: must be in [0, 1)"},
-    {"adam_eps", [](Config& c) { c.training.adam_eps = 0; }, "training.adam_eps = 0: must be > 0"},
+    {"adam_eps", [](Config& c) { c.training.adam.eps = 0; }, "training.adam_eps = 0: must be > 0"},
     {"grad_clip", [](Config& c) { c.training.grad_clip = -1; },
      "training.grad_clip = -1: must be >= 0"},
     {"weight_decay", [](Config& c) { c.training.weight_decay = -1e-3; },
@@ -751,7 +751,7 @@ TEST(Validate, BoundaryValuesAreAccepted) {
   c.task.T_avg = c.task.T_stim;
   c.training.n_train_trials = c.training.batch_size;
   c.training.lr_final_fraction = 1.0;
-  c.training.adam_beta1 = 0.0;
+  c.training.adam.beta1 = 0.0;
   c.training.grad_clip = 0.0;
   c.training.threads = 0;
   c.training.train_M = c.training.train_N = c.training.train_B = c.training.train_w = false;

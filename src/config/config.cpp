@@ -27,7 +27,9 @@
 #include <utility>
 #include <vector>
 
+#include "core/option_checks.hpp"
 #include "lrnn/core/errors.hpp"
+#include "lrnn/core/option_error.hpp"
 
 namespace lrnn {
 namespace {
@@ -134,9 +136,9 @@ void for_each_field(C& c, F&& f) {
   f("training", "learning_rate", c.training.learning_rate);
   f("training", "lr_schedule", c.training.lr_schedule);
   f("training", "lr_final_fraction", c.training.lr_final_fraction);
-  f("training", "adam_beta1", c.training.adam_beta1);
-  f("training", "adam_beta2", c.training.adam_beta2);
-  f("training", "adam_eps", c.training.adam_eps);
+  f("training", "adam_beta1", c.training.adam.beta1);
+  f("training", "adam_beta2", c.training.adam.beta2);
+  f("training", "adam_eps", c.training.adam.eps);
   f("training", "grad_clip", c.training.grad_clip);
   f("training", "weight_decay", c.training.weight_decay);
   f("training", "train_M", c.training.train_M);
@@ -206,14 +208,7 @@ std::string file_location(const std::string& source, const YAML::Mark& mark) {
 }
 
 /// Shortest decimal text that reads back as exactly `x`.
-std::string format_double(double x) {
-  if (std::isnan(x)) return "nan";
-  if (std::isinf(x)) return x > 0 ? "inf" : "-inf";
-  std::array<char, 64> buf{};
-  const auto result =
-      std::to_chars(buf.data(), buf.data() + buf.size(), x, std::chars_format::general);
-  return std::string(buf.data(), result.ptr);
-}
+std::string format_double(double x) { return format_number(x); }
 
 // YAML's double-quoted scalars accept JSON's escapes, so one quoting serves both formats.
 std::string quote(std::string_view s) {
@@ -747,201 +742,107 @@ bool is_multiple(double x, double dt) {
   return std::fabs(x - k * dt) <= kRelTol * std::max(std::fabs(x), dt);
 }
 
-class Checker {
- public:
-  Checker(const Config& config, const Locations* locations)
-      : config_(config), locations_(locations) {}
-
-  /// Throws "location: path = value: rule"; the location is that of the first of `keys` set in
-  /// the file or by --set, else the config's source.
-  [[noreturn]] void fail_at(std::initializer_list<std::string_view> keys, std::string_view path,
-                            const std::string& value, std::string_view rule) const {
-    std::string where = config_.source;
-    if (locations_ != nullptr) {
-      for (const auto key : keys) {
-        if (const auto it = locations_->find(key); it != locations_->end()) {
-          where = it->second;
-          break;
-        }
+/// Throws "location: path = value: rule"; the location is that of the first of `keys` set in the
+/// file or by --set, else the config's source.
+[[noreturn]] void fail_at(const Config& config, const Locations* locations,
+                          const std::vector<std::string>& keys, std::string_view path,
+                          const std::string& value, std::string_view rule) {
+  std::string where = config.source;
+  if (locations != nullptr) {
+    for (const auto& key : keys) {
+      if (const auto it = locations->find(key); it != locations->end()) {
+        where = it->second;
+        break;
       }
     }
-    fail(where, std::string(path) + " = " + value + ": " + std::string(rule));
   }
+  fail(where, std::string(path) + " = " + value + ": " + std::string(rule));
+}
 
-  [[noreturn]] void fail_key(std::string_view path, const std::string& value,
-                             std::string_view rule) const {
-    fail_at({path}, path, value, rule);
-  }
+[[noreturn]] void fail_at(const Config& config, const Locations* locations, const OptionError& e) {
+  fail_at(config, locations, e.keys.empty() ? std::vector<std::string>{e.key} : e.keys, e.key,
+          e.value, e.rule);
+}
 
-  void at_least(std::string_view path, int value, int lo) const {
-    if (value < lo) fail_key(path, std::to_string(value), "must be >= " + std::to_string(lo));
-  }
-  void positive(std::string_view path, double value) const {
-    if (!(value > 0.0)) fail_key(path, format_double(value), "must be > 0");
-  }
-  void non_negative(std::string_view path, double value) const {
-    if (!(value >= 0.0)) fail_key(path, format_double(value), "must be >= 0");
-  }
-  void unit_interval(std::string_view path, double value, bool include_one) const {
-    if (!(value >= 0.0) || (include_one ? value > 1.0 : value >= 1.0)) {
-      fail_key(path, format_double(value), include_one ? "must be in [0, 1]" : "must be in [0, 1)");
-    }
-  }
-
- private:
-  const Config& config_;
-  const Locations* locations_;
-};
-
-void validate_with_locations(const Config& c, const Locations* locations) {
-  const Checker check(c, locations);
-
-  // Every real number must be finite before any range rule can mean anything.
+/// Every real number must be finite before any range rule can mean anything.
+void check_finite(const Config& c, const Locations* locations) {
   for_each_field(c, [&](std::string_view section, std::string_view key, const auto& field) {
     using T = std::decay_t<decltype(field)>;
     const std::string path = join_path(section, key);
     if constexpr (std::is_same_v<T, double>) {
-      if (!std::isfinite(field)) check.fail_key(path, format_double(field), "must be finite");
+      if (!std::isfinite(field)) {
+        fail_at(c, locations, {path}, path, format_double(field), "must be finite");
+      }
     } else if constexpr (std::is_same_v<T, std::vector<double>>) {
       for (std::size_t i = 0; i < field.size(); ++i) {
         if (!std::isfinite(field[i])) {
           const std::string element = path + "[" + std::to_string(i) + "]";
-          check.fail_at({element, path}, element, format_double(field[i]), "must be finite");
+          fail_at(c, locations, {element, path}, element, format_double(field[i]),
+                  "must be finite");
         }
       }
     }
   });
+}
 
-  const RnnOptions& rnn = c.rnn;
-  check.at_least("rnn.N", rnn.N, 1);
-  check.at_least("rnn.R", rnn.R, 1);
-  if (rnn.R > rnn.N) {
-    check.fail_at({"rnn.R", "rnn.N"}, "rnn.R", std::to_string(rnn.R),
-                  "must be <= rnn.N (" + std::to_string(rnn.N) + ")");
-  }
-  check.non_negative("rnn.g", rnn.g);
-  check.positive("rnn.tau", rnn.tau);
-  check.at_least("rnn.d_in", rnn.d_in, 1);
-  check.non_negative("rnn.M_init_std", rnn.M_init_std);
-  check.non_negative("rnn.N_init_std", rnn.N_init_std);
-  check.non_negative("rnn.B_init_std", rnn.B_init_std);
-  check.non_negative("rnn.w_init_std", rnn.w_init_std);
-  check.non_negative("rnn.noise_std", rnn.noise_std);
-
+/// The rules between the owners' options (each owner checks its own in IsValid).
+bool relations_valid(const Config& c, OptionError* error) {
+  detail::OptionChecks check(error);
   const TaskOptions& task = c.task;
-  check.non_negative("task.T_burn", task.T_burn);
-  check.positive("task.T_stim", task.T_stim);
-  check.positive("task.T_avg", task.T_avg);
-  // A trials file sets the trial length (K steps of dt), so T_burn and T_stim do not apply; the
-  // trainer checks T_avg against the file's length.
-  const bool from_file = !task.trials_file.empty();
-  if (!from_file && task.T_avg > task.T_stim) {
-    check.fail_at({"task.T_avg", "task.T_stim"}, "task.T_avg", format_double(task.T_avg),
-                  "must be <= task.T_stim (" + format_double(task.T_stim) + ")");
-  }
-  check.positive("task.stim_mean_abs", task.stim_mean_abs);
-  check.non_negative("task.stim_std", task.stim_std);
-  for (std::size_t i = 0; i < task.coherences.size(); ++i) {
-    if (!(task.coherences[i] > 0.0)) {
-      const std::string element = "task.coherences[" + std::to_string(i) + "]";
-      check.fail_at({element, "task.coherences"}, element, format_double(task.coherences[i]),
-                    "must be > 0");
-    }
-  }
-  check.non_negative("task.input_noise_std", task.input_noise_std);
-  check.positive("task.noise_dt", task.noise_dt);
-
   const IntegratorOptions& integrator = c.integrator;
   const double dt = integrator.dt;
-  check.positive("integrator.dt", dt);
-  if (integrator.method == Method::kEuler && dt > c.rnn.tau) {
-    // x_{k+1} = (1 - dt/tau) x_k + ...: past dt = tau the leak term flips sign every step.
-    check.fail_at({"integrator.dt", "rnn.tau"}, "integrator.dt", format_double(dt),
-                  "must be <= rnn.tau (" + format_double(c.rnn.tau) +
-                      ") for euler: forward Euler of tau dx/dt = -x oscillates beyond");
-  }
-  if (integrator.method == Method::kEuler && integrator.gradient == GradientKind::kAdjoint) {
-    // Euler's gradient is the exact BPTT of its steps; the continuous adjoint is rk45's.
-    check.fail_at({"integrator.gradient", "integrator.method"}, "integrator.gradient", "adjoint",
-                  "needs integrator.method: rk45 or tsit5 (euler's gradient is bptt)");
-  }
-  if (integrator.method != Method::kEuler && rnn.noise_std > 0.0) {
-    // With noise the dynamics are an SDE: rk45's step control and both of its gradients assume
-    // a smooth right-hand side.
-    check.fail_at({"rnn.noise_std", "integrator.method"}, "rnn.noise_std",
-                  format_double(rnn.noise_std),
-                  "needs integrator.method: euler (an SDE needs an SDE solver); to evaluate such a "
-                  "network with rk45, use lrnn-eval --noise-std 0");
-  }
+  const bool euler = integrator.method == Method::kEuler;
+  const bool from_file = !task.trials_file.empty();
   const std::string dt_text = "a multiple of integrator.dt (" + format_double(dt) + ")";
-  if (!from_file && !is_multiple(task.T_burn, dt)) {
-    check.fail_at({"task.T_burn", "integrator.dt"}, "task.T_burn", format_double(task.T_burn),
-                  "must be " + dt_text);
-  }
-  if (!from_file && !is_multiple(task.T(), dt)) {
-    check.fail_at(
-        {"integrator.dt", "task.T_stim", "task.T_burn"}, "integrator.dt", format_double(dt),
-        "must divide the trial length T = task.T_burn + task.T_stim = " + format_double(task.T()));
-  }
-  if (!is_multiple(task.T_avg, dt)) {
-    check.fail_at({"task.T_avg", "integrator.dt"}, "task.T_avg", format_double(task.T_avg),
-                  "must be " + dt_text);
-  }
-  if (task.input_noise_std > 0.0 && !is_multiple(task.noise_dt, dt)) {
-    check.fail_at({"task.noise_dt", "integrator.dt", "task.input_noise_std"}, "task.noise_dt",
-                  format_double(task.noise_dt), "must be " + dt_text + " when input noise is on");
-  }
-  check.positive("integrator.rtol", integrator.rtol);
-  if (c.training.precision == Precision::kBf16 && integrator.method != Method::kEuler &&
-      integrator.rtol < kBf16MinRtol) {
-    // bfloat16 keeps 8 significant bits: its inputs are rounded by up to 2^-8 = 4e-3 relative, and
-    // rounding makes it a step function of the state; an error estimate asked for less than that
-    // measures the rounding and shrinks the step for nothing.
-    check.fail_at({"integrator.rtol", "training.precision", "integrator.method"}, "integrator.rtol",
+  return
+      // x_{k+1} = (1 - dt/tau) x_k + ...: past dt = tau the leak term flips sign every step.
+      (!euler || dt <= c.rnn.tau ||
+       check.fail({"integrator.dt", "rnn.tau"}, "integrator.dt", format_double(dt),
+                  "must be <= rnn.tau (" + format_double(c.rnn.tau) +
+                      ") for euler: forward Euler of tau dx/dt = -x oscillates beyond")) &&
+      // With noise the dynamics are an SDE: rk45's step control and both of its gradients assume
+      // a smooth right-hand side.
+      (euler || !(c.rnn.noise_std > 0.0) ||
+       check.fail({"rnn.noise_std", "integrator.method"}, "rnn.noise_std",
+                  format_double(c.rnn.noise_std),
+                  "needs integrator.method: euler (an SDE needs an SDE solver); to evaluate such a "
+                  "network with rk45, use lrnn-eval --noise-std 0")) &&
+      (from_file || is_multiple(task.T_burn, dt) ||
+       check.fail({"task.T_burn", "integrator.dt"}, "task.T_burn", format_double(task.T_burn),
+                  "must be " + dt_text)) &&
+      (from_file || is_multiple(task.T(), dt) ||
+       check.fail({"integrator.dt", "task.T_stim", "task.T_burn"}, "integrator.dt",
+                  format_double(dt),
+                  "must divide the trial length T = task.T_burn + task.T_stim = " +
+                      format_double(task.T()))) &&
+      (is_multiple(task.T_avg, dt) ||
+       check.fail({"task.T_avg", "integrator.dt"}, "task.T_avg", format_double(task.T_avg),
+                  "must be " + dt_text)) &&
+      (!(task.input_noise_std > 0.0) || is_multiple(task.noise_dt, dt) ||
+       check.fail({"task.noise_dt", "integrator.dt", "task.input_noise_std"}, "task.noise_dt",
+                  format_double(task.noise_dt),
+                  "must be " + dt_text + " when input noise is on")) &&
+      // bfloat16 keeps 8 significant bits: its inputs are rounded by up to 2^-8 = 4e-3 relative,
+      // and rounding makes it a step function of the state; an error estimate asked for less than
+      // that measures the rounding and shrinks the step for nothing.
+      (c.training.precision != Precision::kBf16 || euler || integrator.rtol >= kBf16MinRtol ||
+       check.fail({"integrator.rtol", "training.precision", "integrator.method"}, "integrator.rtol",
                   format_double(integrator.rtol),
                   "must be >= 1e-3 with training.precision: bf16 and an adaptive method "
-                  "(bfloat16 rounds its inputs by up to 4e-3)");
-  }
-  check.positive("integrator.atol", integrator.atol);
-  check.positive("integrator.dt_min", integrator.dt_min);
-  check.at_least("integrator.max_steps", integrator.max_steps, 1);
-  check.at_least("integrator.checkpoints", integrator.checkpoints, 1);
+                  "(bfloat16 rounds its inputs by up to 4e-3)"));
+}
 
-  const TrainingOptions& training = c.training;
-  check.at_least("training.batch_size", training.batch_size, 1);
-  if (training.n_train_trials < training.batch_size) {
-    check.fail_at({"training.n_train_trials", "training.batch_size"}, "training.n_train_trials",
-                  std::to_string(training.n_train_trials),
-                  "must be >= training.batch_size (" + std::to_string(training.batch_size) + ")");
+/// Finite numbers first, then each owner's rules (rnn, task, integrator, training), then the rules
+/// between them, then output: the first broken rule is the message.
+void validate_with_locations(const Config& c, const Locations* locations) {
+  check_finite(c, locations);
+  OptionError e;
+  if (!c.rnn.IsValid(&e) || !c.task.IsValid(&e) || !c.integrator.IsValid(&e) ||
+      !c.training.IsValid(&e) || !relations_valid(c, &e)) {
+    fail_at(c, locations, e);
   }
-  check.at_least("training.n_val_trials", training.n_val_trials, 1);
-  check.at_least("training.n_epochs", training.n_epochs, 1);
-  check.positive("training.learning_rate", training.learning_rate);
-  check.unit_interval("training.lr_final_fraction", training.lr_final_fraction, true);
-  check.unit_interval("training.adam_beta1", training.adam_beta1, false);
-  check.unit_interval("training.adam_beta2", training.adam_beta2, false);
-  check.positive("training.adam_eps", training.adam_eps);
-  check.non_negative("training.grad_clip", training.grad_clip);
-  check.non_negative("training.weight_decay", training.weight_decay);
-  if (!training.train_M && !training.train_N && !training.train_B && !training.train_w &&
-      !training.train_b) {
-    check.fail_at({"training.train_M", "training.train_N", "training.train_B", "training.train_w",
-                   "training.train_b"},
-                  "training.train_{M,N,B,w,b}", "false",
-                  "at least one parameter group must be trained");
-  }
-  check.at_least("training.eval_every", training.eval_every, 1);
-  check.at_least("training.save_every", training.save_every, 1);
-  check.at_least("training.threads", training.threads, 0);
-  check.unit_interval("training.stop_at_val_accuracy", training.stop_at_val_accuracy, true);
-  check.at_least("training.stop_patience", training.stop_patience, 1);
-  if (training.stop_patience > 1 && training.stop_at_val_accuracy == 0.0) {
-    check.fail_at({"training.stop_patience", "training.stop_at_val_accuracy"},
-                  "training.stop_patience", std::to_string(training.stop_patience),
-                  "needs training.stop_at_val_accuracy > 0 (the stop rule is off at 0)");
-  }
-
-  if (c.output.dir.empty()) check.fail_key("output.dir", "\"\"", "must not be empty");
+  if (c.output.dir.empty())
+    fail_at(c, locations, {"output.dir"}, "output.dir", "\"\"", "must not be empty");
 }
 
 // ----------------------------------------------------------------------------------------------

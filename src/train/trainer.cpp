@@ -133,16 +133,6 @@ double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
 }
 
-GroupMask mask_from(const TrainingOptions& t) {
-  GroupMask m;
-  m[Group::kM] = t.train_M;
-  m[Group::kN] = t.train_N;
-  m[Group::kB] = t.train_B;
-  m[Group::kW] = t.train_w;
-  m[Group::kBias] = t.train_b;
-  return m;
-}
-
 // The config's YAML with output.dir set to a common value: a resumed run may write elsewhere.
 std::string comparable_yaml(Config c) {
   c.output.dir = "-";
@@ -221,12 +211,9 @@ class Trainer {
         threads_(resolve_threads(options.threads > 0 ? options.threads : config.training.threads,
                                  comm_)),
         batch_grad_(config.integrator, grid_, config.task.label_type, threads_, comm_),
-        mask_(mask_from(config.training)),
+        mask_(config.training.trained_groups()),
         total_steps_(config.training.total_steps()),
         steps_per_epoch_(config.training.n_train_trials / config.training.batch_size) {
-    adam_options_.beta1 = config.training.adam_beta1;
-    adam_options_.beta2 = config.training.adam_beta2;
-    adam_options_.eps = config.training.adam_eps;
     meta_.seed = config.training.seed;
     meta_.precision = config.training.precision;
     meta_.config_yaml = to_yaml(config);
@@ -363,7 +350,7 @@ class Trainer {
         const double penalty = add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
         rep.loss += penalty;
         rep.grad_norm = clip_grad_norm(grad_, mask_, t.grad_clip);
-        adam_update(net_.theta, grad_, adam_, adam_options_, mask_, lr);
+        adam_update(net_.theta, grad_, adam_, config_.training.adam, mask_, lr);
       }
       meta_.step = s + 1;
       rep.step_time_s = seconds_since(t_step);
@@ -636,7 +623,6 @@ class Trainer {
   int threads_;
   BatchGradient<Scalar> batch_grad_;
   GroupMask mask_;
-  AdamOptions adam_options_;
   std::int64_t total_steps_;
   std::int64_t steps_per_epoch_;
   Network<Scalar> net_;

@@ -2,6 +2,7 @@
 // YAML here: config/ maps the keys to these fields.
 #pragma once
 
+#include "lrnn/core/option_error.hpp"
 namespace lrnn {
 
 enum class Method { kEuler, kRk45, kTsit5 };
@@ -17,6 +18,10 @@ struct IntegratorOptions {
   double dt_min = 1e-8;    ///< integrator.dt_min: smallest adaptive step before failing, > 0
   int max_steps = 100000;  ///< integrator.max_steps: adaptive steps per solve before failing, >= 1
   int checkpoints = 16;    ///< integrator.checkpoints: adjoint forward checkpoints, >= 1
+
+  /// Checks every rule of these fields (ranges, and the relations between them), Ceres-style:
+  /// true when valid; else false, with the key, value and rule in *error (when not null).
+  bool IsValid(OptionError* error) const;
 };
 
 }  // namespace lrnn

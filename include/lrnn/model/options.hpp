@@ -2,6 +2,7 @@
 // config/ maps the keys to these fields.
 #pragma once
 
+#include "lrnn/core/option_error.hpp"
 namespace lrnn {
 
 /// `rnn:` the network tau dx/dt = -x + (g C + M nᵀ/N) tanh(x) + B u, y = wᵀ tanh(x)/N + b.
@@ -18,6 +19,10 @@ struct RnnOptions {
   /// rnn.noise_std: sigma of the recurrent noise, the stationary std it gives a leaky unit
   /// (Euler-Maruyama, euler only), >= 0; 0 = none
   double noise_std = 0.0;
+
+  /// Checks every rule of these fields (ranges, and the relations between them), Ceres-style:
+  /// true when valid; else false, with the key, value and rule in *error (when not null).
+  bool IsValid(OptionError* error) const;
 };
 
 }  // namespace lrnn

@@ -5,7 +5,10 @@
 
 #include <cstdint>
 
+#include "lrnn/core/option_error.hpp"
 #include "lrnn/core/types.hpp"
+#include "lrnn/model/params.hpp"
+#include "lrnn/optim/adam.hpp"
 
 namespace lrnn {
 
@@ -28,19 +31,17 @@ struct TrainingOptions {
   double learning_rate = 1e-2;                   ///< training.learning_rate: > 0
   LrSchedule lr_schedule = LrSchedule::kCosine;  ///< training.lr_schedule: constant | cosine
   double lr_final_fraction = 0.01;  ///< training.lr_final_fraction: cosine floor, in [0, 1]
-  double adam_beta1 = 0.9;          ///< training.adam_beta1: in [0, 1)
-  double adam_beta2 = 0.999;        ///< training.adam_beta2: in [0, 1)
-  double adam_eps = 1e-8;           ///< training.adam_eps: > 0
-  double grad_clip = 1.0;           ///< training.grad_clip: global-norm clip, 0 disables, >= 0
-  double weight_decay = 0.0;        ///< training.weight_decay: λ in λ‖θ‖², >= 0
-  bool train_M = true;              ///< training.train_M
-  bool train_N = true;              ///< training.train_N (the n vectors)
-  bool train_B = true;              ///< training.train_B
-  bool train_w = true;              ///< training.train_w
-  bool train_b = true;              ///< training.train_b
-  int eval_every = 100;             ///< training.eval_every: validation interval in steps, >= 1
-  int save_every = 100;             ///< training.save_every: checkpoint interval in steps, >= 1
-  OnNan on_nan = OnNan::kStop;      ///< training.on_nan: stop | skip
+  AdamOptions adam;             ///< training.adam_beta1, adam_beta2, adam_eps: Adam's own options
+  double grad_clip = 1.0;       ///< training.grad_clip: global-norm clip, 0 disables, >= 0
+  double weight_decay = 0.0;    ///< training.weight_decay: λ in λ‖θ‖², >= 0
+  bool train_M = true;          ///< training.train_M
+  bool train_N = true;          ///< training.train_N (the n vectors)
+  bool train_B = true;          ///< training.train_B
+  bool train_w = true;          ///< training.train_w
+  bool train_b = true;          ///< training.train_b
+  int eval_every = 100;         ///< training.eval_every: validation interval in steps, >= 1
+  int save_every = 100;         ///< training.save_every: checkpoint interval in steps, >= 1
+  OnNan on_nan = OnNan::kStop;  ///< training.on_nan: stop | skip
   /// training.stop_at_val_accuracy: end the run once the validation accuracy of every context is
   /// at or above this for stop_patience validations in a row, in [0, 1]; 0 = off (run all steps)
   double stop_at_val_accuracy = 0.0;
@@ -48,6 +49,13 @@ struct TrainingOptions {
   /// stop_at_val_accuracy > 0 when above 1
   int stop_patience = 1;
   int threads = 0;  ///< training.threads: 0 = all cores; --threads overrides
+
+  /// Checks every rule of these fields (ranges, and the relations between them), Ceres-style:
+  /// true when valid; else false, with the key, value and rule in *error (when not null).
+  bool IsValid(OptionError* error) const;
+
+  /// The parameter groups trained (training.train_M ... train_b), for the optimizer.
+  GroupMask trained_groups() const;
 
   /// Optimizer steps of the whole run: n_epochs * floor(n_train_trials / batch_size).
   std::int64_t total_steps() const {

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/core/option_error.hpp"
+
 namespace lrnn {
 
 enum class LabelType { kPm1, kBinary };
@@ -28,6 +30,10 @@ struct TaskOptions {
   std::string trials_file;
 
   double T() const { return T_burn + T_stim; }
+
+  /// Checks every rule of these fields (ranges, and the relations between them), Ceres-style:
+  /// true when valid; else false, with the key, value and rule in *error (when not null).
+  bool IsValid(OptionError* error) const;
 };
 
 }  // namespace lrnn
