@@ -10,24 +10,24 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/workflows/evaluate.hpp"
 
-int main(int argc, char** argv) {
-  CLI::App app{
-      "Evaluate a trained checkpoint on the contextual switch task: accuracy overall, per context "
-      "and per coherence, psychometric curves, and the latent variables kappa_r(t).",
-      "lrnn-eval"};
+namespace {
+
+struct Flags {
   std::string checkpoint;
-  lrnn::EvalOptions options;
   std::string integrator;
   std::vector<double> coherences;
   bool no_figures = false;
-  app.add_option("checkpoint", checkpoint, "checkpoint (.h5) written by lrnn-train")->required();
+};
+
+void add_flags(CLI::App& app, lrnn::EvalOptions& options, Flags& f) {
+  app.add_option("checkpoint", f.checkpoint, "checkpoint (.h5) written by lrnn-train")->required();
   app.add_option("--trials", options.n_trials,
                  "generated test trials (default 2000; ignored with a trials file)")
       ->check(lrnn::cli::positive());
-  app.add_option("--integrator", integrator,
+  app.add_option("--integrator", f.integrator,
                  "simulate with this integrator instead of the config's")
       ->check(CLI::IsMember({"euler", "rk45", "tsit5"}));
-  app.add_option("--coherences", coherences,
+  app.add_option("--coherences", f.coherences,
                  "stimulus strengths to draw from, instead of task.coherences, e.g. "
                  "--coherences 0.05,0.1,0.2,0.4,0.8")
       ->delimiter(',')
@@ -51,7 +51,7 @@ int main(int argc, char** argv) {
                  "output directory (default: eval_<checkpoint name>/ beside the checkpoint)");
   app.add_option("--threads", options.threads, "threads (default: all cores)")
       ->check(lrnn::cli::positive());
-  app.add_flag("--no-figures", no_figures, "write eval.h5 and metrics.json only");
+  app.add_flag("--no-figures", f.no_figures, "write eval.h5 and metrics.json only");
   app.footer(
       "Writes eval.h5 (inputs, readouts y(t), choices, labels, contexts, coherences and\n"
       "kappa_r(t) = n_r^T tanh(x(t))/N of every trial), metrics.json, and the figures\n"
@@ -59,54 +59,61 @@ int main(int argc, char** argv) {
       "metrics.jsonl is found).\n"
       "Exit codes: 0 done; 1 run failed (a solve failed, I/O); 2 bad usage, checkpoint or\n"
       "trials file.");
+}
+
+void print_summary(const std::string& checkpoint, const lrnn::EvalSummary& s) {
+  const auto& m = s.metrics.task;
+  std::printf("%s: %s, integrator %s, noise std %g (input %g), %.1f s\n", checkpoint.c_str(),
+              s.trials.c_str(), lrnn::to_string(s.config.integrator.method), s.config.rnn.noise_std,
+              s.config.task.input_noise_std, s.simulate_s);
+  std::printf("loss %.5f  accuracy %.4f  (context 1 %.4f, context 2 %.4f)\n", m.loss, m.accuracy,
+              m.accuracy_ctx[0], m.accuracy_ctx[1]);
+  for (const auto& c : s.metrics.psychometric) {
+    std::printf("context %d, stimulus %d (%s): logistic slope %.3g per unit coherence\n", c.context,
+                c.stimulus, c.relevant ? "relevant" : "irrelevant", c.slope);
+  }
+  for (int k = 0; k < 2; ++k) {
+    const double a = s.metrics.irrelevant_agreement[k];
+    if (a == a) {
+      std::printf("context %d: choice agrees with the irrelevant stimulus on %.3f of trials\n",
+                  k + 1, a);
+    }
+  }
+  for (const auto& f : s.files) std::printf("wrote %s\n", f.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Evaluate a trained checkpoint on the contextual switch task: accuracy overall, per context "
+      "and per coherence, psychometric curves, and the latent variables kappa_r(t).",
+      "lrnn-eval"};
+  lrnn::EvalOptions options;
+  Flags flags;
+  add_flags(app, options, flags);
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
   lrnn::cli::log_to_stderr("lrnn-eval");
-  if (!integrator.empty()) {
-    options.integrator = integrator == "rk45"    ? lrnn::Method::kRk45
-                         : integrator == "tsit5" ? lrnn::Method::kTsit5
-                                                 : lrnn::Method::kEuler;
+  if (!flags.integrator.empty()) {
+    options.integrator = flags.integrator == "rk45"    ? lrnn::Method::kRk45
+                         : flags.integrator == "tsit5" ? lrnn::Method::kTsit5
+                                                       : lrnn::Method::kEuler;
   }
-  options.coherences = coherences;
-  options.figures = !no_figures;
-  const bool tty = lrnn::cli::stderr_is_tty();
-  if (tty) {
-    options.progress = [](lrnn::Index done, lrnn::Index total) {
-      std::fprintf(stderr, "\r\033[Ksimulating: %ld / %ld trials", static_cast<long>(done),
-                   static_cast<long>(total));
-      std::fflush(stderr);
+  options.coherences = flags.coherences;
+  options.figures = !flags.no_figures;
+  lrnn::cli::ProgressLine line(lrnn::cli::stderr_is_tty());
+  if (line.tty()) {
+    options.progress = [&line](lrnn::Index done, lrnn::Index total) {
+      line.show(fmt::format("simulating: {} / {} trials", done, total));
     };
   }
-
-  const auto fail = [tty](int code, const char* what) {
-    return lrnn::cli::fail("lrnn-eval", code, what, tty);
-  };
-  try {
-    const lrnn::EvalSummary s = lrnn::evaluate_checkpoint(checkpoint, options);
-    if (tty) std::fprintf(stderr, "\r\033[K");
-    const auto& m = s.metrics.task;
-    std::printf("%s: %s, integrator %s, noise std %g (input %g), %.1f s\n", checkpoint.c_str(),
-                s.trials.c_str(), lrnn::to_string(s.config.integrator.method),
-                s.config.rnn.noise_std, s.config.task.input_noise_std, s.simulate_s);
-    std::printf("loss %.5f  accuracy %.4f  (context 1 %.4f, context 2 %.4f)\n", m.loss, m.accuracy,
-                m.accuracy_ctx[0], m.accuracy_ctx[1]);
-    for (const auto& c : s.metrics.psychometric) {
-      std::printf("context %d, stimulus %d (%s): logistic slope %.3g per unit coherence\n",
-                  c.context, c.stimulus, c.relevant ? "relevant" : "irrelevant", c.slope);
-    }
-    for (int k = 0; k < 2; ++k) {
-      const double a = s.metrics.irrelevant_agreement[k];
-      if (a == a) {
-        std::printf("context %d: choice agrees with the irrelevant stimulus on %.3f of trials\n",
-                    k + 1, a);
-      }
-    }
-    for (const auto& f : s.files) std::printf("wrote %s\n", f.c_str());
-    return 0;
-  } catch (const lrnn::ConfigError& e) {
-    return fail(2, e.what());
-  } catch (const lrnn::InputError& e) {
-    return fail(2, e.what());
-  } catch (const std::exception& e) {
-    return fail(1, e.what());
-  }
+  return lrnn::cli::run_main(
+      "lrnn-eval",
+      [&] {
+        const lrnn::EvalSummary s = lrnn::evaluate_checkpoint(flags.checkpoint, options);
+        line.clear();
+        print_summary(flags.checkpoint, s);
+        return 0;
+      },
+      line.tty());
 }

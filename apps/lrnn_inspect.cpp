@@ -10,7 +10,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <thread>
 
 #include "cli.hpp"
 #include "lrnn/analysis/low_rank.hpp"
@@ -19,6 +18,7 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
+#include "lrnn/train/trainer.hpp"
 
 namespace {
 
@@ -59,14 +59,7 @@ lrnn::ResampleProgress progress_printer(std::int64_t trials) {
   };
 }
 
-}  // namespace
-
-int main(int argc, char** argv) {
-  CLI::App app{
-      "Inspect the low-rank structure of a trained network (Mastrogiuseppe & Ostojic "
-      "2018) and, with --resample, test it by connectivity resampling (Dubreuil et al. "
-      "2022).",
-      "lrnn-inspect"};
+struct Flags {
   std::string path;
   bool json = false;
   int resample = 0;
@@ -74,22 +67,25 @@ int main(int argc, char** argv) {
   int threads = 0;
   std::uint64_t seed = 0;
   bool eigs = false;
-  app.add_option("checkpoint", path, "checkpoint written by lrnn-train (best.h5, final.h5, ...)")
+};
+
+void add_flags(CLI::App& app, Flags& f) {
+  app.add_option("checkpoint", f.path, "checkpoint written by lrnn-train (best.h5, final.h5, ...)")
       ->required();
-  app.add_flag("--json", json, "print one JSON document on stdout instead of the table");
-  app.add_option("--resample", resample,
+  app.add_flag("--json", f.json, "print one JSON document on stdout instead of the table");
+  app.add_option("--resample", f.resample,
                  "draw K networks from one Gaussian fitted to the unit loadings and evaluate them")
       ->check(lrnn::cli::positive())
       ->type_name("K");
-  app.add_option("--trials", trials, "test trials per network for --resample (default 512)")
+  app.add_option("--trials", f.trials, "test trials per network for --resample (default 512)")
       ->check(lrnn::cli::positive());
-  app.add_option("--threads", threads,
+  app.add_option("--threads", f.threads,
                  "threads for --resample (default: training.threads, else all "
                  "cores)")
       ->check(lrnn::cli::positive());
-  app.add_option("--seed", seed,
+  app.add_option("--seed", f.seed,
                  "key of the resampled networks (default 0); the task keeps its own");
-  app.add_flag("--eigs", eigs,
+  app.add_flag("--eigs", f.eigs,
                "compute the eigenvalues of J even above N = 4000 (O(N^3) time, O(N^2) memory)");
   app.footer(
       "What the numbers mean: mean-field theory places the eigenvalues of the overlap matrix\n"
@@ -104,6 +100,66 @@ int main(int argc, char** argv) {
       "reports their test accuracy next to the trained network's: if they keep it, one\n"
       "population explains the network.\n"
       "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
+}
+
+// The low-rank summary, and with --resample the resampled networks' accuracy.
+struct Inspection {
+  lrnn::LowRankSummary summary;
+  std::optional<lrnn::ResampleReport> report;
+};
+
+Inspection inspect(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck,
+                   const lrnn::Config& config) {
+  lrnn::LowRankOptions low_rank_options;
+  low_rank_options.eigen_J = f.eigs || ck.info.dims.N <= kMaxEigenN;
+  if (!low_rank_options.eigen_J) {
+    std::fprintf(stderr,
+                 "lrnn-inspect: N = %lld > %lld: the eigenvalues of J are skipped (--eigs "
+                 "computes them, O(N^3))\n",
+                 static_cast<long long>(ck.info.dims.N), static_cast<long long>(kMaxEigenN));
+  }
+  Inspection out{lrnn::summarize_low_rank(ck.net, low_rank_options), std::nullopt};
+  if (f.resample > 0) {
+    lrnn::ResampleOptions o;
+    o.networks = f.resample;
+    o.trials = f.trials;
+    o.seed = f.seed;
+    // The trainer's policy: the flag, else training.threads, else the cores this process may
+    // run on (its CPU affinity).
+    o.threads = lrnn::resolve_threads(f.threads > 0 ? f.threads : config.training.threads);
+    out.report = lrnn::evaluate_resampled(ck.net, config, o, progress_printer(f.trials));
+  }
+  return out;
+}
+
+void print(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck, const Inspection& in) {
+  const char* precision = lrnn::to_string(ck.info.meta.precision);
+  if (f.json) {
+    lrnn::JsonObject doc;
+    doc.add("checkpoint", f.path)
+        .add("step", ck.info.meta.step)
+        .add("precision", std::string_view(precision))
+        .add_json("low_rank", lrnn::to_json(in.summary));
+    if (in.report) doc.add_json("resample", lrnn::to_json(*in.report));
+    std::printf("%s\n", doc.str().c_str());
+  } else {
+    std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", f.path.c_str(),
+                static_cast<long long>(ck.info.meta.step), precision,
+                lrnn::to_text(in.summary).c_str());
+    if (in.report) std::printf("\n%s", lrnn::to_text(*in.report).c_str());
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{
+      "Inspect the low-rank structure of a trained network (Mastrogiuseppe & Ostojic "
+      "2018) and, with --resample, test it by connectivity resampling (Dubreuil et al. "
+      "2022).",
+      "lrnn-inspect"};
+  Flags flags;
+  add_flags(app, flags);
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
   lrnn::cli::log_to_stderr("lrnn-inspect");
   if (app.count("--resample") == 0 && (app.count("--trials") > 0 || app.count("--seed") > 0)) {
@@ -113,57 +169,15 @@ int main(int argc, char** argv) {
   lrnn::LoadedCheckpoint<double> ck;
   lrnn::Config config;
   try {
-    ck = lrnn::load_checkpoint<double>(path);
-    if (resample > 0) config = lrnn::parse_config(ck.info.meta.config_yaml, path + ":config_yaml");
+    ck = lrnn::load_checkpoint<double>(flags.path);
+    if (flags.resample > 0) {
+      config = lrnn::parse_config(ck.info.meta.config_yaml, flags.path + ":config_yaml");
+    }
   } catch (const std::exception& e) {
-    return fail(2, e.what());
+    return fail(2, e.what());  // any failure to read the checkpoint is bad input
   }
-
-  try {
-    lrnn::LowRankOptions low_rank_options;
-    low_rank_options.eigen_J = eigs || ck.info.dims.N <= kMaxEigenN;
-    if (!low_rank_options.eigen_J) {
-      std::fprintf(stderr,
-                   "lrnn-inspect: N = %lld > %lld: the eigenvalues of J are skipped (--eigs "
-                   "computes them, O(N^3))\n",
-                   static_cast<long long>(ck.info.dims.N), static_cast<long long>(kMaxEigenN));
-    }
-    const lrnn::LowRankSummary summary = lrnn::summarize_low_rank(ck.net, low_rank_options);
-
-    std::optional<lrnn::ResampleReport> report;
-    if (resample > 0) {
-      lrnn::ResampleOptions o;
-      o.networks = resample;
-      o.trials = trials;
-      o.seed = seed;
-      o.threads = threads > 0 ? threads
-                  : config.training.threads > 0
-                      ? config.training.threads
-                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-      report = lrnn::evaluate_resampled(ck.net, config, o, progress_printer(trials));
-    }
-
-    const char* precision = lrnn::to_string(ck.info.meta.precision);
-    if (json) {
-      lrnn::JsonObject doc;
-      doc.add("checkpoint", path)
-          .add("step", ck.info.meta.step)
-          .add("precision", std::string_view(precision))
-          .add_json("low_rank", lrnn::to_json(summary));
-      if (report) doc.add_json("resample", lrnn::to_json(*report));
-      std::printf("%s\n", doc.str().c_str());
-    } else {
-      std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", path.c_str(),
-                  static_cast<long long>(ck.info.meta.step), precision,
-                  lrnn::to_text(summary).c_str());
-      if (report) std::printf("\n%s", lrnn::to_text(*report).c_str());
-    }
+  return lrnn::cli::run_main("lrnn-inspect", [&] {
+    print(flags, ck, inspect(flags, ck, config));
     return 0;
-  } catch (const lrnn::ConfigError& e) {
-    return fail(2, e.what());
-  } catch (const lrnn::InputError& e) {
-    return fail(2, e.what());
-  } catch (const std::exception& e) {
-    return fail(1, e.what());
-  }
+  });
 }

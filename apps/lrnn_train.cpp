@@ -6,14 +6,9 @@
 // P ranks: rank 0 writes the run directory and the log, the other ranks print only errors. An
 // error on one rank ends the job (MPI_Abort) with "rank r: ..." instead of leaving the others
 // waiting.
-#include <spdlog/sinks/basic_file_sink.h>
-#include <spdlog/sinks/stdout_color_sinks.h>
-#include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
 #include <CLI/CLI.hpp>
-#include <atomic>
-#include <csignal>
 #include <cstdio>
 #include <filesystem>
 
@@ -25,43 +20,103 @@
 
 namespace {
 
-std::atomic<bool> g_stop{false};
-volatile std::sig_atomic_t g_signal = 0;
+struct Flags {
+  std::string config_path;
+  std::string out_dir;
+  std::vector<std::string> overrides;
+  std::string resume;
+  int threads = 0;
+  bool overwrite = false;
+};
 
-extern "C" void on_signal(int sig) {
-  if (g_stop.load()) std::_Exit(128 + sig);  // a second interrupt: leave at once
-  g_signal = sig;
-  // exchange: of two signals handled at once on two threads, one still counts as the second.
-  if (g_stop.exchange(true)) std::_Exit(128 + sig);
+void add_flags(CLI::App& app, Flags& f) {
+  app.add_option("config", f.config_path, "YAML config (see configs/default.yaml)")->required();
+  app.add_option("--out", f.out_dir, "run directory (overrides output.dir)");
+  app.add_option("--set", f.overrides,
+                 "override a config key, e.g. --set training.learning_rate=0.01")
+      ->type_name("KEY=VALUE");
+  app.add_option("--resume", f.resume, "continue exactly from this checkpoint of the same config");
+  app.add_option("--threads", f.threads, "threads (default: training.threads, else all cores)")
+      ->check(lrnn::cli::positive());
+  app.add_flag("--overwrite", f.overwrite,
+               "replace an earlier run in the output directory (by default lrnn refuses)");
+  app.footer(
+      "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
+      "130/143 interrupted (a checkpoint is written first; resume with --resume).");
 }
 
-// Log lines go to stderr and train.log. On a terminal each console line first clears the
-// progress line, so the two never run together. Returns a logger that writes to the file only.
-std::shared_ptr<spdlog::logger> set_up_logging(const std::string& log_path, bool tty) {
-  auto console = std::make_shared<spdlog::sinks::stderr_color_sink_mt>();
-  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(log_path);
-  console->set_pattern(std::string(tty ? "\r\033[K" : "") + "[%Y-%m-%d %H:%M:%S.%e] [%^%l%$] %v");
-  file->set_pattern("[%Y-%m-%d %H:%M:%S.%e] [%l] %v");
-  auto logger = std::make_shared<spdlog::logger>("lrnn", spdlog::sinks_init_list{console, file});
-  logger->flush_on(spdlog::level::info);
-  spdlog::set_default_logger(logger);
-  auto file_only = std::make_shared<spdlog::logger>("lrnn-file", file);
-  file_only->flush_on(spdlog::level::info);
-  return file_only;
+struct Run {
+  lrnn::Config config;
+  lrnn::RunDir dir;
+  std::shared_ptr<spdlog::logger> file_log;  ///< rank 0: train.log alone, for progress lines
+};
+
+// Every rank loads the config (train() checks that they agree); rank 0 alone prepares the run
+// directory and its log. A failure on any rank ends every rank here, with one message.
+Run prepare(const Flags& f, bool out_given, const lrnn::Comm& comm, bool tty) {
+  Run run;
+  lrnn::run_collectively(comm, [&] {
+    run.config = lrnn::load_config(f.config_path, f.overrides);
+    if (out_given) {
+      if (f.out_dir.empty()) throw lrnn::ConfigError("--out: the run directory must not be empty");
+      run.config.output.dir = f.out_dir;  // taken literally, not parsed as YAML
+    }
+    const auto mode = !f.resume.empty() ? lrnn::RunDirMode::kResume
+                      : f.overwrite     ? lrnn::RunDirMode::kOverwrite
+                                        : lrnn::RunDirMode::kNew;
+    if (comm.is_root()) {
+      run.dir = lrnn::prepare_run_dir(run.config.output.dir, mode);
+      run.file_log = lrnn::cli::open_run_log(run.dir.log(), tty);
+    } else {
+      run.dir = lrnn::RunDir{run.config.output.dir};
+      lrnn::cli::log_rank_errors_only(comm.rank());
+    }
+  });
+  return run;
 }
 
-// Ranks other than 0 write no files and print errors only, tagged with their rank.
-void set_up_rank_logging(int rank) {
-  auto console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
-  console->set_pattern(fmt::format("[%Y-%m-%d %H:%M:%S.%e] [%l] [rank {}] %v", rank));
-  auto logger = std::make_shared<spdlog::logger>("lrnn", console);
-  logger->set_level(spdlog::level::err);
-  spdlog::set_default_logger(logger);
+// The progress line: on a terminal rewritten every step (and written to train.log 50 times a
+// run); otherwise a log line 50 times a run.
+std::function<void(const lrnn::StepReport&)> progress(lrnn::cli::ProgressLine& line,
+                                                      std::shared_ptr<spdlog::logger> file_log) {
+  return [&line, file_log, first_step = std::int64_t{-1}](const lrnn::StepReport& r) mutable {
+    // Rate over the steps this process has run (a resume starts counting again).
+    if (first_step < 0) first_step = r.step - 1;
+    const double rate =
+        r.elapsed_s > 0 ? static_cast<double>(r.step - first_step) / r.elapsed_s : 0.0;
+    const double left = rate > 0 ? static_cast<double>(r.total_steps - r.step) / rate : 0.0;
+    // Solver work per batch: accepted (+rejected) time steps, RHS evaluations forward/backward.
+    const std::string solver =
+        r.stats.steps_rejected > 0 || r.stats.steps_accepted != r.stats.rhs_forward
+            ? fmt::format("  ode {}+{} rhs {}/{}", r.stats.steps_accepted, r.stats.steps_rejected,
+                          r.stats.rhs_forward, r.stats.rhs_backward)
+            : "";
+    const std::string text = fmt::format(
+        "step {}/{}  loss {:.4f}  acc {:.3f}  |g| {:.3f}  lr {:.2e}{}  {:.2f} steps/s  left {}",
+        r.step, r.total_steps, r.loss, r.accuracy, r.grad_norm, r.learning_rate, solver, rate,
+        lrnn::cli::format_duration(left));
+    const bool periodic =
+        r.step % std::max<std::int64_t>(1, r.total_steps / 50) == 0 || r.step == r.total_steps;
+    if (line.tty()) {
+      line.show(text);
+      if (periodic) file_log->info("{}", text);
+    } else if (periodic) {
+      spdlog::info("{}", text);
+    }
+  };
 }
 
-std::string format_duration(double s) {
-  const auto total = static_cast<long>(s + 0.5);
-  return fmt::format("{}:{:02d}:{:02d}", total / 3600, (total / 60) % 60, total % 60);
+void log_summary(const lrnn::TrainSummary& s, const lrnn::RunDir& dir) {
+  const auto& v = s.final_validation;
+  spdlog::info("done: {} steps in {:.1f} s ({:.1f} s in training steps){}", s.steps_done,
+               s.wall_time_s, s.step_time_s,
+               s.status == lrnn::TrainStatus::kStoppedEarly ? ", stopped early" : "");
+  spdlog::info(
+      "final validation: loss {:.4f}, accuracy {:.4f} (context 1 {:.4f}, context 2 "
+      "{:.4f}); best loss {:.4f} at step {}",
+      v.loss, v.accuracy, v.accuracy_ctx[0], v.accuracy_ctx[1], s.best_val_loss, s.best_step);
+  spdlog::info("outputs in {}: final.h5{}, metrics.jsonl, checkpoints/", dir.root,
+               std::filesystem::exists(dir.best()) ? ", best.h5" : "");
 }
 
 }  // namespace
@@ -76,122 +131,37 @@ int main(int argc, char** argv) {
   CLI::App app{
       "Train a low-rank RNN (Mastrogiuseppe & Ostojic 2018) on the contextual switch task.",
       "lrnn-train"};
-  std::string config_path;
-  std::string out_dir;
-  std::vector<std::string> overrides;
-  std::string resume;
-  int threads = 0;
-  bool overwrite = false;
-  app.add_option("config", config_path, "YAML config (see configs/default.yaml)")->required();
-  app.add_option("--out", out_dir, "run directory (overrides output.dir)");
-  app.add_option("--set", overrides,
-                 "override a config key, e.g. --set training.learning_rate=0.01")
-      ->type_name("KEY=VALUE");
-  app.add_option("--resume", resume, "continue exactly from this checkpoint of the same config");
-  app.add_option("--threads", threads, "threads (default: training.threads, else all cores)")
-      ->check(lrnn::cli::positive());
-  app.add_flag("--overwrite", overwrite,
-               "replace an earlier run in the output directory (by default lrnn refuses)");
-  app.footer(
-      "Exit codes: 0 finished; 1 run failed (diverged, I/O); 2 bad usage, config or input;\n"
-      "130/143 interrupted (a checkpoint is written first; resume with --resume).");
+  Flags flags;
+  add_flags(app, flags);
   if (const auto code = lrnn::cli::parse(app, argc, argv, !root)) return *code;
 
-  lrnn::Config config;
-  lrnn::RunDir run;
-  const bool tty = lrnn::cli::stderr_is_tty();
-  std::shared_ptr<spdlog::logger> file_log;
+  lrnn::cli::ProgressLine line(lrnn::cli::stderr_is_tty());
+  Run run;
   try {
-    // Every rank loads the config (train() checks that they agree); rank 0 alone prepares the
-    // run directory. A failure on any rank ends every rank here, with one message.
-    lrnn::run_collectively(comm, [&] {
-      config = lrnn::load_config(config_path, overrides);
-      if (app.count("--out") > 0) {
-        if (out_dir.empty()) throw lrnn::ConfigError("--out: the run directory must not be empty");
-        config.output.dir = out_dir;  // taken literally, not parsed as YAML
-      }
-      const auto mode = !resume.empty() ? lrnn::RunDirMode::kResume
-                        : overwrite     ? lrnn::RunDirMode::kOverwrite
-                                        : lrnn::RunDirMode::kNew;
-      if (root) {
-        run = lrnn::prepare_run_dir(config.output.dir, mode);
-        file_log = set_up_logging(run.log(), tty);
-      } else {
-        run = lrnn::RunDir{config.output.dir};
-        set_up_rank_logging(comm.rank());
-      }
-    });
+    run = prepare(flags, app.count("--out") > 0, comm, line.tty());
   } catch (const std::exception& e) {
     if (root) std::fprintf(stderr, "lrnn-train: error: %s\n", e.what());
     return 2;
   }
 
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  const lrnn::cli::StopSignals signals;
   lrnn::TrainRunOptions options;
-  options.resume = resume;
-  options.threads = threads;
-  options.stop_requested = &g_stop;
+  options.resume = flags.resume;
+  options.threads = flags.threads;
+  options.stop_requested = signals.flag();
   options.comm = &comm;
-  std::int64_t first_step = -1;
-  options.on_step = [&](const lrnn::StepReport& r) {
-    // Rate over the steps this process has run (a resume starts counting again).
-    if (first_step < 0) first_step = r.step - 1;
-    const double rate =
-        r.elapsed_s > 0 ? static_cast<double>(r.step - first_step) / r.elapsed_s : 0.0;
-    const double left = rate > 0 ? static_cast<double>(r.total_steps - r.step) / rate : 0.0;
-    // Solver work per batch: accepted (+rejected) time steps, RHS evaluations forward/backward.
-    const std::string solver =
-        r.stats.steps_rejected > 0 || r.stats.steps_accepted != r.stats.rhs_forward
-            ? fmt::format("  ode {}+{} rhs {}/{}", r.stats.steps_accepted, r.stats.steps_rejected,
-                          r.stats.rhs_forward, r.stats.rhs_backward)
-            : "";
-    const std::string line = fmt::format(
-        "step {}/{}  loss {:.4f}  acc {:.3f}  |g| {:.3f}  lr {:.2e}{}  {:.2f} steps/s  left {}",
-        r.step, r.total_steps, r.loss, r.accuracy, r.grad_norm, r.learning_rate, solver, rate,
-        format_duration(left));
-    const bool periodic =
-        r.step % std::max<std::int64_t>(1, r.total_steps / 50) == 0 || r.step == r.total_steps;
-    if (tty) {
-      std::fprintf(stderr, "\r\033[K%s", line.c_str());
-      std::fflush(stderr);
-      if (periodic) file_log->info("{}", line);
-    } else if (periodic) {
-      spdlog::info("{}", line);
-    }
-  };
-  if (!root) options.on_step = nullptr;  // rank 0 alone reports progress
+  if (root) options.on_step = progress(line, run.file_log);  // rank 0 alone reports progress
 
-  try {
-    const lrnn::TrainSummary s = lrnn::train(config, run, options);
+  return lrnn::cli::run_main("lrnn-train", comm, lrnn::cli::ErrorStyle::kLog, [&] {
+    const lrnn::TrainSummary s = lrnn::train(run.config, run.dir, options);
     if (s.status == lrnn::TrainStatus::kInterrupted) {
-      if (root && tty) std::fprintf(stderr, "\n");
+      if (root) line.end();
       if (root) spdlog::warn("{}", s.message);
-      // A rank stopped because another rank was signalled reports SIGTERM, what launchers send.
-      return 128 + (g_signal != 0 ? static_cast<int>(g_signal) : SIGTERM);
+      return signals.exit_code();
     }
     if (!root) return 0;
-    if (tty) std::fprintf(stderr, "\n");
-    const auto& v = s.final_validation;
-    spdlog::info("done: {} steps in {:.1f} s ({:.1f} s in training steps){}", s.steps_done,
-                 s.wall_time_s, s.step_time_s,
-                 s.status == lrnn::TrainStatus::kStoppedEarly ? ", stopped early" : "");
-    spdlog::info(
-        "final validation: loss {:.4f}, accuracy {:.4f} (context 1 {:.4f}, context 2 "
-        "{:.4f}); best loss {:.4f} at step {}",
-        v.loss, v.accuracy, v.accuracy_ctx[0], v.accuracy_ctx[1], s.best_val_loss, s.best_step);
-    spdlog::info("outputs in {}: final.h5{}, metrics.jsonl, checkpoints/", run.root,
-                 std::filesystem::exists(run.best()) ? ", best.h5" : "");
+    line.end();
+    log_summary(s, run.dir);
     return 0;
-  } catch (const std::exception& e) {
-    // 2 for the user's config or input, 1 for a failed run (diverged, I/O).
-    const int code = lrnn::exit_code_of(e);
-    if (comm.size() == 1 || lrnn::collective_mark(e) != nullptr) {
-      if (root) spdlog::error("{}", e.what());
-      return code;
-    }
-    // This rank's own error: the others may be waiting for it in an allreduce.
-    spdlog::error("rank {}: {}", comm.rank(), e.what());
-    comm.abort(code);
-  }
+  });
 }
