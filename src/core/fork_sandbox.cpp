@@ -100,19 +100,45 @@ double read_limit_seconds(const std::string& path) {
   throw IoError(path + ": " + what);
 }
 
-}  // namespace
+// The child: quiet (a sanitizer's report of HDF5 goes nowhere), and leaving by _exit, so no
+// atexit handler, static destructor or leak check of the parent's state runs here. Sends the
+// kind and message of what `read` threw through `out`.
+[[noreturn]] void run_child(int out, const std::function<void()>& read) {
+  const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, STDOUT_FILENO);
+    ::dup2(null, STDERR_FILENO);
+  }
+  ::fcntl(out, F_SETFL, 0);  // blocking writes: the parent reads while it waits
+  int code = kChildRead;
+  try {
+    read();
+  } catch (const std::exception& e) {
+    const std::string message = std::string(1, static_cast<char>(kind_of(e))) + e.what();
+    write_all(out, message.data(), message.size());
+    code = kChildRefused;
+  } catch (...) {
+    const char message[] = {static_cast<char>(ErrorKind::kOther), '?'};
+    write_all(out, message, sizeof message);
+    code = kChildRefused;
+  }
+  ::_exit(code);
+}
 
-void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read) {
-  if (!g_read_isolation.load(std::memory_order_relaxed)) return;
-  const auto fail = [&](const std::string& what) { refuse(path, user_input, what); };
-  const double limit = read_limit_seconds(path);
+// A forked child running `read`, and the parent's end of its pipe.
+struct Child {
+  pid_t pid = -1;
+  int reader = -1;
+};
 
+// Forks the child; pid -1 (after a warning) when no pipe or process can be had.
+Child start_child(const std::string& path, const std::function<void()>& read) {
   // The child's error comes back through a pipe: its kind, then its message.
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC | O_NONBLOCK) != 0) {
     spdlog::warn("{}: no pipe for a test read in a child process ({}); reading it unguarded", path,
                  errno_text(errno));
-    return;
+    return {};
   }
   std::fflush(nullptr);  // the child must not write out this process's buffered output again
   const pid_t pid = ::fork();
@@ -121,107 +147,107 @@ void probe_in_child(const std::string& path, bool user_input, const std::functio
     ::close(pipe_fds[0]);
     ::close(pipe_fds[1]);
     spdlog::warn("{}: cannot fork a test read ({}); reading it unguarded", path, errno_text(err));
-    return;
+    return {};
   }
   if (pid == 0) {
-    // The child: quiet (a sanitizer's report of HDF5 goes nowhere), and leaving by _exit, so no
-    // atexit handler, static destructor or leak check of the parent's state runs here.
     ::close(pipe_fds[0]);
-    const int null = ::open("/dev/null", O_WRONLY | O_CLOEXEC);
-    if (null >= 0) {
-      ::dup2(null, STDOUT_FILENO);
-      ::dup2(null, STDERR_FILENO);
-    }
-    const int out = pipe_fds[1];
-    ::fcntl(out, F_SETFL, 0);  // blocking writes: the parent reads while it waits
-    int code = kChildRead;
-    try {
-      read();
-    } catch (const std::exception& e) {
-      const std::string message = std::string(1, static_cast<char>(kind_of(e))) + e.what();
-      write_all(out, message.data(), message.size());
-      code = kChildRefused;
-    } catch (...) {
-      const char message[] = {static_cast<char>(ErrorKind::kOther), '?'};
-      write_all(out, message, sizeof message);
-      code = kChildRefused;
-    }
-    ::_exit(code);
+    run_child(pipe_fds[1], read);
   }
   ::close(pipe_fds[1]);
-  struct Fd {
-    int fd;
-    ~Fd() {
-      if (fd >= 0) ::close(fd);
-    }
-  } reader{pipe_fds[0]}, exited{static_cast<int>(::syscall(SYS_pidfd_open, pid, 0))};
+  return {pid, pipe_fds[0]};
+}
 
-  // Wait for the child's exit (its pidfd turns readable; without one, the pipe's end of file,
-  // which another fork() of this process could delay), reading the pipe meanwhile. A hang is
-  // told from a slow read by CPU time: a looping HDF5 burns it, a stalled disk or a stopped job
-  // does not.
-  std::string message;
+struct Fd {
+  int fd;
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+// How the child ended: its wait status, whether it was killed for its CPU time, and what it
+// wrote; `reaped` false when it could not be waited for (the read then goes unguarded).
+struct ChildEnd {
+  bool reaped = false;
+  int status = 0;
   bool timed_out = false;
+  std::string message;
+};
+
+// Waits for the child's exit (its pidfd turns readable; without one, the pipe's end of file,
+// which another fork() of this process could delay), reading the pipe meanwhile. A hang is told
+// from a slow read by CPU time: a looping HDF5 burns it, a stalled disk or a stopped job does not.
+ChildEnd wait_for_child(const std::string& path, const Child& child, double limit) {
+  const Fd reader{child.reader};
+  const Fd exited{static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0))};
+  ChildEnd end;
   for (bool open = true;;) {
     pollfd fds[2] = {{reader.fd, POLLIN, 0}, {exited.fd, POLLIN, 0}};
     const int ready = ::poll(fds, exited.fd >= 0 ? 2 : 1, 100);
     if (ready < 0 && errno != EINTR) {
-      ::kill(pid, SIGKILL);
-      while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+      ::kill(child.pid, SIGKILL);
+      while (::waitpid(child.pid, nullptr, 0) < 0 && errno == EINTR) {
       }
       spdlog::warn("{}: cannot wait for a test read ({}); reading it unguarded", path,
                    errno_text(errno));
-      return;
+      return end;
     }
-    if (open && (fds[0].revents & (POLLIN | POLLHUP)) != 0) open = drain(reader.fd, message);
+    if (open && (fds[0].revents & (POLLIN | POLLHUP)) != 0) open = drain(reader.fd, end.message);
     if (exited.fd >= 0 ? (fds[1].revents & POLLIN) != 0 : !open) break;
-    if (cpu_seconds(pid) > limit) {
-      timed_out = true;
-      ::kill(pid, SIGKILL);
+    if (cpu_seconds(child.pid) > limit) {
+      end.timed_out = true;
+      ::kill(child.pid, SIGKILL);
       break;
     }
   }
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) return;  // the child was reaped elsewhere: read unguarded
+  while (::waitpid(child.pid, &end.status, 0) < 0) {
+    if (errno != EINTR) return end;  // the child was reaped elsewhere: read unguarded
   }
-  drain(reader.fd, message);  // what the child wrote just before it exited
+  drain(reader.fd, end.message);  // what the child wrote just before it exited
+  end.reaped = true;
+  return end;
+}
+
+// The reader's own error, as it would have thrown it here: this process never opens a file that
+// the reader refuses (HDF5 leaks on some of those). Returns on a kind it does not know.
+void rethrow(const std::string& path, bool user_input, const std::string& message) {
+  const std::string text = message.substr(1);
+  switch (static_cast<ErrorKind>(message[0])) {
+    case ErrorKind::kInput:
+      throw InputError(text);
+    case ErrorKind::kIo:
+      throw IoError(text);
+    case ErrorKind::kConfig:
+      throw ConfigError(text);
+    case ErrorKind::kNumerical:
+      throw NumericalError(text);
+    case ErrorKind::kError:
+      throw Error(text);
+    case ErrorKind::kNoMemory:
+      refuse(path, user_input, "not enough memory to read it");
+    case ErrorKind::kOther:
+      refuse(path, user_input, "cannot read it: " + text);
+  }
+}
+
+// Returns when the child read the file; else throws what refuses it.
+void judge(const std::string& path, bool user_input, const ChildEnd& end, double limit) {
+  const auto fail = [&](const std::string& what) { refuse(path, user_input, what); };
   char seconds[32];
   std::snprintf(seconds, sizeof seconds, "%.3g", limit);
-  if (timed_out) {
+  if (end.timed_out) {
     fail(std::string("a test read in a child process used ") + seconds +
          " s of CPU time without finishing: the HDF5 library loops on this file, which is "
          "probably corrupt (LRNN_HDF5_READ_LIMIT_S sets the limit)");
   }
-  if (WIFEXITED(status)) {
-    const int code = WEXITSTATUS(status);
+  if (WIFEXITED(end.status)) {
+    const int code = WEXITSTATUS(end.status);
     if (code == kChildRead) return;
-    if (code == kChildRefused && !message.empty()) {
-      // The reader's own error, as it would have thrown it here: this process never opens a file
-      // that the reader refuses (HDF5 leaks on some of those).
-      const std::string text = message.substr(1);
-      switch (static_cast<ErrorKind>(message[0])) {
-        case ErrorKind::kInput:
-          throw InputError(text);
-        case ErrorKind::kIo:
-          throw IoError(text);
-        case ErrorKind::kConfig:
-          throw ConfigError(text);
-        case ErrorKind::kNumerical:
-          throw NumericalError(text);
-        case ErrorKind::kError:
-          throw Error(text);
-        case ErrorKind::kNoMemory:
-          refuse(path, user_input, "not enough memory to read it");
-        case ErrorKind::kOther:
-          refuse(path, user_input, "cannot read it: " + text);
-      }
-    }
+    if (code == kChildRefused && !end.message.empty()) rethrow(path, user_input, end.message);
     fail("the HDF5 library failed reading it (exit code " + std::to_string(code) +
          " of a test read in a child process): the file is corrupt");
   }
-  if (WIFSIGNALED(status)) {
-    const int sig = WTERMSIG(status);
+  if (WIFSIGNALED(end.status)) {
+    const int sig = WTERMSIG(end.status);
     if (sig == SIGKILL) {
       fail("a test read in a child process was killed (SIGKILL; out of memory?)");
     }
@@ -230,6 +256,17 @@ void probe_in_child(const std::string& path, bool user_input, const std::functio
          " in a test read in a child process): the file is corrupt");
   }
   fail("a test read in a child process ended abnormally: the file is corrupt");
+}
+
+}  // namespace
+
+void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read) {
+  if (!g_read_isolation.load(std::memory_order_relaxed)) return;
+  const double limit = read_limit_seconds(path);
+  const Child child = start_child(path, read);
+  if (child.pid < 0) return;
+  const ChildEnd end = wait_for_child(path, child, limit);
+  if (end.reaped) judge(path, user_input, end, limit);
 }
 
 }  // namespace lrnn::detail
