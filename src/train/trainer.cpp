@@ -26,6 +26,7 @@
 #include "lrnn/io/text_file.hpp"
 #include "lrnn/io/trials_file.hpp"
 #include "lrnn/optim/adam.hpp"
+#include "lrnn/optim/optimizer_step.hpp"
 #include "lrnn/optim/schedule.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/batch_gradient.hpp"
@@ -197,6 +198,85 @@ std::string_view bad_group(const Params<Scalar>& p) {
 // themselves have gone bad, and skipping more batches cannot help.
 constexpr std::int64_t kMaxConsecutiveSkips = 10;
 
+// Told about each step once it is done (and validated), as Ceres's IterationCallback: the metrics
+// log, the checkpoint schedule and the caller's progress callback are each one.
+class StepObserver {
+ public:
+  virtual ~StepObserver() = default;
+  virtual void on_step(StepReport& report) = 0;
+};
+
+// One line of metrics.jsonl per step.
+class MetricsObserver : public StepObserver {
+ public:
+  MetricsObserver(const std::string& path, std::int64_t keep_through_step,
+                  const CheckpointMeta& meta, const TrainingOptions& training)
+      : log_(path, keep_through_step), meta_(meta), training_(training) {}
+
+  void on_step(StepReport& r) override {
+    JsonObject j;
+    j.add("step", r.step)
+        .add("loss", r.loss)
+        .add("accuracy", r.accuracy)
+        .add("grad_norm", r.grad_norm)
+        .add("lr", r.learning_rate)
+        .add("step_time_s", r.step_time_s)
+        .add("steps_accepted", r.stats.steps_accepted)
+        .add("steps_rejected", r.stats.steps_rejected)
+        .add("rhs_forward", r.stats.rhs_forward)
+        .add("rhs_backward", r.stats.rhs_backward);
+    if (r.skipped || meta_.nan_skips > 0)
+      j.add("skipped", r.skipped).add("nan_skips", meta_.nan_skips);
+    if (r.has_validation && training_.stop_at_val_accuracy > 0.0) {
+      j.add("stop_streak", meta_.stop_streak);
+    }
+    if (r.has_validation) {
+      j.add("val_loss", r.validation.loss)
+          .add("val_accuracy", r.validation.accuracy)
+          .add("val_accuracy_ctx1", r.validation.accuracy_ctx[0])
+          .add("val_accuracy_ctx2", r.validation.accuracy_ctx[1]);
+    }
+    log_.write(j);
+  }
+
+ private:
+  MetricsLog log_;
+  const CheckpointMeta& meta_;  ///< the trainer's, for the skip and stop-rule counts
+  const TrainingOptions& training_;
+};
+
+// checkpoints/step_NNNNNN.h5 every save_every steps and at the last step.
+class CheckpointObserver : public StepObserver {
+ public:
+  CheckpointObserver(std::int64_t every, std::int64_t total_steps, std::function<void()> save)
+      : every_(every), total_steps_(total_steps), save_(std::move(save)) {}
+
+  void on_step(StepReport& r) override {
+    if (r.step % every_ == 0 || r.step == total_steps_) save_();
+  }
+
+ private:
+  std::int64_t every_;
+  std::int64_t total_steps_;
+  std::function<void()> save_;
+};
+
+// The caller's TrainRunOptions::on_step, with the time since the run started.
+class ProgressObserver : public StepObserver {
+ public:
+  ProgressObserver(Clock::time_point start, std::function<void(const StepReport&)> on_step)
+      : start_(start), on_step_(std::move(on_step)) {}
+
+  void on_step(StepReport& r) override {
+    r.elapsed_s = seconds_since(start_);
+    if (on_step_) on_step_(r);
+  }
+
+ private:
+  Clock::time_point start_;
+  std::function<void(const StepReport&)> on_step_;
+};
+
 template <typename Scalar>
 class Trainer {
  public:
@@ -259,16 +339,11 @@ class Trainer {
     check_ranks_agree();
     TrainSummary summary;
     summary.total_steps = total_steps_;
-    std::optional<MetricsLog> log;
-    if (comm_.is_root()) log.emplace(run_.metrics(), options_.resume.empty() ? -1 : meta_.step);
-    const auto& t = config_.training;
-    std::vector<std::int64_t> order;
-    std::int64_t order_epoch = -1;
+    const auto observers = make_observers(t_start);
     double step_seconds = 0.0;
     // Over several ranks the stop decision is the sum of the ranks' flags from the last step's
     // allreduce, so that every rank stops after the same step; alone, the flag itself.
     bool peers_stop = false;
-
     while (meta_.step < total_steps_ && !stop_rule_met()) {
       if (comm_.size() == 1 ? local_stop() : peers_stop) {
         const std::string path = save_step_checkpoint();
@@ -277,112 +352,163 @@ class Trainer {
             fmt::format("interrupted at step {}; resume with --resume {}", meta_.step, path);
         break;
       }
-      const std::int64_t s = meta_.step;
-      // Validation takes several steps' time at the default size, too long to wait for after
-      // SIGINT: a stop request abandons it, and the step with it (validate()). Keep what the step
-      // changes, to put back.
-      if (comm_.size() == 1 && ((s + 1) % t.eval_every == 0 || s + 1 == total_steps_)) {
-        before_step_ = BeforeStep{net_.theta, adam_, meta_};
-      }
-      const std::int64_t epoch = s / steps_per_epoch_;
-      if (epoch != order_epoch) {
-        order = epoch_order(epoch);
-        order_epoch = epoch;
-      }
-      const std::int64_t* indices = order.data() + (s % steps_per_epoch_) * t.batch_size;
-      batch_grad_.set_noise_epoch(static_cast<std::uint32_t>(epoch));
-      const double lr = learning_rate_at(t, s, total_steps_);
-
-      const auto t_step = Clock::now();
-      double stop_flag = local_stop() ? 1.0 : 0.0;
-      typename BatchGradient<Scalar>::Result r;
-      try {
-        r = batch_grad_.loss_and_gradient(net_, source(), Split::kTrain, indices, t.batch_size,
-                                          static_cast<double>(t.batch_size), grad_,
-                                          std::span<double>(&stop_flag, 1));
-      } catch (const Cancelled&) {
-        // A stop request (one rank only): nothing of step s has changed yet; the next turn of
-        // the loop writes the checkpoint of step s and stops.
-        continue;
-      }
-      peers_stop = stop_flag > 0.0;
-      StepReport rep;
-      rep.step = s + 1;
-      rep.total_steps = total_steps_;
-      rep.loss = r.loss;
-      rep.accuracy = r.metrics.result().accuracy;
-      rep.learning_rate = lr;
-      rep.stats = r.stats;
-      const bool finite = std::isfinite(r.loss) && all_finite(grad_);
-      if (!finite) {
-        const std::string what =
-            !std::isfinite(r.loss)
-                ? fmt::format("the loss is {}", std::isnan(r.loss) ? "NaN" : "Inf")
-                : fmt::format("the gradient of {} holds NaN or Inf", bad_group(grad_));
-        if (t.on_nan == OnNan::kStop) {
-          // θ is still the last good one: the bad gradient was never applied. The loss and
-          // gradient are the sums over all ranks, so every rank stops here.
-          const std::string path = save_step_checkpoint();
-          throw Collective<NumericalError>(fmt::format("step {}: {}; stopping (training.on_nan = "
-                                                       "stop). The last good parameters are in {}",
-                                                       s + 1, what, path),
-                                           1);
-        }
-        ++meta_.nan_skips;
-        ++meta_.nan_skips_in_a_row;
-        rep.skipped = true;
-        rep.grad_norm = std::numeric_limits<double>::quiet_NaN();
-        spdlog::warn("step {}: {}; batch skipped (training.on_nan = skip, {} so far)", s + 1, what,
-                     meta_.nan_skips);
-        if (meta_.nan_skips_in_a_row >= kMaxConsecutiveSkips) {
-          const std::int64_t in_a_row = meta_.nan_skips_in_a_row;
-          --meta_.nan_skips;  // the checkpoint is of step s, before this batch
-          --meta_.nan_skips_in_a_row;
-          const std::string path = save_step_checkpoint();
-          throw Collective<NumericalError>(
-              fmt::format("step {}: {} batches in a row gave NaN or Inf; the run cannot recover. "
-                          "The last good parameters are in {}",
-                          s + 1, in_a_row, path),
-              1);
-        }
-      } else {
-        meta_.nan_skips_in_a_row = 0;
-        const double penalty = add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
-        rep.loss += penalty;
-        rep.grad_norm = clip_grad_norm(grad_, mask_, t.grad_clip);
-        adam_update(net_.theta, grad_, adam_, config_.training.adam, mask_, lr);
-      }
-      meta_.step = s + 1;
-      rep.step_time_s = seconds_since(t_step);
-      step_seconds += rep.step_time_s;
-
-      if (meta_.step % t.eval_every == 0 || meta_.step == total_steps_) {
-        std::optional<TaskMetrics> validation = validate();
-        if (!validation) {
-          // Back to the state before this step, which a resume takes again, bit for bit; the
-          // next turn of the loop writes its checkpoint and stops. Nothing of the step was
-          // written yet.
-          net_.theta = before_step_->theta;
-          adam_ = before_step_->adam;
-          meta_ = before_step_->meta;
-          continue;
-        }
-        rep.has_validation = true;
-        rep.validation = *validation;
-        check_ranks_agree();
-        count_towards_stop(rep.validation);
-        if (rep.validation.loss < meta_.best_val_loss) {
-          meta_.best_val_loss = rep.validation.loss;
-          meta_.best_step = meta_.step;
-          save(run_.best());
-        }
-        summary.final_validation = rep.validation;
-      }
-      if (log) write_metrics(*log, rep);
-      if (meta_.step % t.save_every == 0 || meta_.step == total_steps_) save_step_checkpoint();
-      rep.elapsed_s = seconds_since(t_start);
-      if (options_.on_step) options_.on_step(rep);
+      std::optional<StepReport> rep = optimization_step(peers_stop);
+      // A stop request (one rank only): nothing of the step has changed yet; the next turn of the
+      // loop writes the checkpoint of the step before and stops.
+      if (!rep) continue;
+      step_seconds += rep->step_time_s;
+      if (validation_due(meta_.step) && !validation_step(*rep, summary)) continue;
+      for (const auto& o : observers) o->on_step(*rep);
     }
+    finish(summary);
+    summary.steps_done = meta_.step;
+    summary.wall_time_s = seconds_since(t_start);
+    summary.step_time_s = step_seconds;
+    summary.best_val_loss = meta_.best_val_loss;
+    summary.best_step = meta_.best_step;
+    summary.nan_skips = meta_.nan_skips;
+    summary.last_checkpoint = last_checkpoint_;
+    return summary;
+  }
+
+ private:
+  bool validation_due(std::int64_t step) const {
+    return step % config_.training.eval_every == 0 || step == total_steps_;
+  }
+
+  // The metrics log (rank 0), the checkpoint schedule and the caller's progress callback, told
+  // about each finished step in that order.
+  std::vector<std::unique_ptr<StepObserver>> make_observers(Clock::time_point t_start) {
+    std::vector<std::unique_ptr<StepObserver>> observers;
+    if (comm_.is_root()) {
+      observers.push_back(std::make_unique<MetricsObserver>(
+          run_.metrics(), options_.resume.empty() ? -1 : meta_.step, meta_, config_.training));
+    }
+    observers.push_back(std::make_unique<CheckpointObserver>(
+        config_.training.save_every, total_steps_, [this] { save_step_checkpoint(); }));
+    observers.push_back(std::make_unique<ProgressObserver>(t_start, options_.on_step));
+    return observers;
+  }
+
+  // The trials of step s: the epoch's order, and the epoch's noise.
+  const std::int64_t* batch_indices(std::int64_t s) {
+    const std::int64_t epoch = s / steps_per_epoch_;
+    if (epoch != order_epoch_) {
+      order_ = epoch_order(epoch);
+      order_epoch_ = epoch;
+    }
+    batch_grad_.set_noise_epoch(static_cast<std::uint32_t>(epoch));
+    return order_.data() + (s % steps_per_epoch_) * config_.training.batch_size;
+  }
+
+  // Step meta_.step + 1: the batch's loss and gradient, then the update (or the non-finite
+  // policy). Sets `peers_stop` from the step's allreduce; nullopt when a stop request on this rank
+  // cancelled the gradient, before anything changed.
+  std::optional<StepReport> optimization_step(bool& peers_stop) {
+    const auto& t = config_.training;
+    const std::int64_t s = meta_.step;
+    // Validation takes several steps' time at the default size, too long to wait for after
+    // SIGINT: a stop request abandons it, and the step with it (validate()). Keep what the step
+    // changes, to put back.
+    if (comm_.size() == 1 && validation_due(s + 1)) {
+      before_step_ = BeforeStep{net_.theta, adam_, meta_};
+    }
+    const std::int64_t* indices = batch_indices(s);
+    const double lr = learning_rate_at(t, s, total_steps_);
+    const auto t_step = Clock::now();
+    double stop_flag = local_stop() ? 1.0 : 0.0;
+    typename BatchGradient<Scalar>::Result r;
+    try {
+      r = batch_grad_.loss_and_gradient(net_, source(), Split::kTrain, indices, t.batch_size,
+                                        static_cast<double>(t.batch_size), grad_,
+                                        std::span<double>(&stop_flag, 1));
+    } catch (const Cancelled&) {
+      return std::nullopt;
+    }
+    peers_stop = stop_flag > 0.0;
+    StepReport rep;
+    rep.step = s + 1;
+    rep.total_steps = total_steps_;
+    rep.loss = r.loss;
+    rep.accuracy = r.metrics.result().accuracy;
+    rep.learning_rate = lr;
+    rep.stats = r.stats;
+    if (std::isfinite(r.loss) && all_finite(grad_)) {
+      meta_.nan_skips_in_a_row = 0;
+      const OptimizerStepResult u = optimizer_step(net_.theta, grad_, adam_, t, mask_, lr);
+      rep.loss += u.penalty;
+      rep.grad_norm = u.grad_norm;
+    } else {
+      skip_non_finite(rep, r.loss);
+    }
+    meta_.step = s + 1;
+    rep.step_time_s = seconds_since(t_step);
+    return rep;
+  }
+
+  // training.on_nan: stop (a checkpoint of the last good parameters, then an error every rank
+  // throws: the loss and gradient are sums over all ranks) or skip the batch, counted, until 10
+  // in a row end the run.
+  void skip_non_finite(StepReport& rep, double loss) {
+    const std::int64_t s = meta_.step;
+    const std::string what =
+        !std::isfinite(loss) ? fmt::format("the loss is {}", std::isnan(loss) ? "NaN" : "Inf")
+                             : fmt::format("the gradient of {} holds NaN or Inf", bad_group(grad_));
+    if (config_.training.on_nan == OnNan::kStop) {
+      // θ is still the last good one: the bad gradient was never applied.
+      const std::string path = save_step_checkpoint();
+      throw Collective<NumericalError>(fmt::format("step {}: {}; stopping (training.on_nan = "
+                                                   "stop). The last good parameters are in {}",
+                                                   s + 1, what, path),
+                                       1);
+    }
+    ++meta_.nan_skips;
+    ++meta_.nan_skips_in_a_row;
+    rep.skipped = true;
+    rep.grad_norm = std::numeric_limits<double>::quiet_NaN();
+    spdlog::warn("step {}: {}; batch skipped (training.on_nan = skip, {} so far)", s + 1, what,
+                 meta_.nan_skips);
+    if (meta_.nan_skips_in_a_row >= kMaxConsecutiveSkips) {
+      const std::int64_t in_a_row = meta_.nan_skips_in_a_row;
+      --meta_.nan_skips;  // the checkpoint is of step s, before this batch
+      --meta_.nan_skips_in_a_row;
+      const std::string path = save_step_checkpoint();
+      throw Collective<NumericalError>(
+          fmt::format("step {}: {} batches in a row gave NaN or Inf; the run cannot recover. "
+                      "The last good parameters are in {}",
+                      s + 1, in_a_row, path),
+          1);
+    }
+  }
+
+  // Validation after the step, the stop rule's count and best.h5. False when a stop request
+  // abandoned it: the state is put back to before the step, which a resume takes again, bit for
+  // bit (nothing of the step was written yet), and the next turn of the loop writes its
+  // checkpoint and stops.
+  bool validation_step(StepReport& rep, TrainSummary& summary) {
+    std::optional<TaskMetrics> validation = validate();
+    if (!validation) {
+      net_.theta = before_step_->theta;
+      adam_ = before_step_->adam;
+      meta_ = before_step_->meta;
+      return false;
+    }
+    rep.has_validation = true;
+    rep.validation = *validation;
+    check_ranks_agree();
+    count_towards_stop(rep.validation);
+    if (rep.validation.loss < meta_.best_val_loss) {
+      meta_.best_val_loss = rep.validation.loss;
+      meta_.best_step = meta_.step;
+      save(run_.best());
+    }
+    summary.final_validation = rep.validation;
+    return true;
+  }
+
+  // After the loop: final.h5, and how the run ended (stopped early, or finished).
+  void finish(TrainSummary& summary) {
+    const auto& t = config_.training;
     if (summary.status != TrainStatus::kInterrupted && stop_rule_met() &&
         meta_.step < total_steps_) {
       // The stopping step's checkpoint is the last one (unless save_every wrote it already, or
@@ -400,17 +526,7 @@ class Trainer {
       save(run_.final());
       summary.message = fmt::format("finished {} steps", meta_.step);
     }
-    summary.steps_done = meta_.step;
-    summary.wall_time_s = seconds_since(t_start);
-    summary.step_time_s = step_seconds;
-    summary.best_val_loss = meta_.best_val_loss;
-    summary.best_step = meta_.best_step;
-    summary.nan_skips = meta_.nan_skips;
-    summary.last_checkpoint = last_checkpoint_;
-    return summary;
   }
-
- private:
   // The stop rule: training.stop_patience validations in a row with every context (that has
   // validation trials) at or above training.stop_at_val_accuracy. Off at 0.
   bool stop_rule_met() const {
@@ -577,32 +693,6 @@ class Trainer {
     return m;
   }
 
-  void write_metrics(MetricsLog& log, const StepReport& r) {
-    JsonObject j;
-    j.add("step", r.step)
-        .add("loss", r.loss)
-        .add("accuracy", r.accuracy)
-        .add("grad_norm", r.grad_norm)
-        .add("lr", r.learning_rate)
-        .add("step_time_s", r.step_time_s)
-        .add("steps_accepted", r.stats.steps_accepted)
-        .add("steps_rejected", r.stats.steps_rejected)
-        .add("rhs_forward", r.stats.rhs_forward)
-        .add("rhs_backward", r.stats.rhs_backward);
-    if (r.skipped || meta_.nan_skips > 0)
-      j.add("skipped", r.skipped).add("nan_skips", meta_.nan_skips);
-    if (r.has_validation && config_.training.stop_at_val_accuracy > 0.0) {
-      j.add("stop_streak", meta_.stop_streak);
-    }
-    if (r.has_validation) {
-      j.add("val_loss", r.validation.loss)
-          .add("val_accuracy", r.validation.accuracy)
-          .add("val_accuracy_ctx1", r.validation.accuracy_ctx[0])
-          .add("val_accuracy_ctx2", r.validation.accuracy_ctx[1]);
-    }
-    log.write(j);
-  }
-
   void save(const std::string& path) {
     if (comm_.is_root()) save_checkpoint(path, net_, adam_, meta_);
   }
@@ -636,6 +726,8 @@ class Trainer {
     CheckpointMeta meta;
   };
   std::optional<BeforeStep> before_step_;
+  std::vector<std::int64_t> order_;  ///< the training order of epoch order_epoch_
+  std::int64_t order_epoch_ = -1;
   std::string last_checkpoint_;
 };
 
