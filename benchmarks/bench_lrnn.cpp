@@ -53,6 +53,7 @@
 #include "lrnn/integrate/gradient_method.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/optim/adam.hpp"
+#include "lrnn/optim/optimizer_step.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/batch_gradient.hpp"
 #include "lrnn/train/trainer.hpp"
@@ -251,9 +252,7 @@ class StepFixture {
     if (!std::isfinite(r.loss) || !grad_.flat().allFinite()) {
       throw std::runtime_error("the loss or gradient is not finite");
     }
-    r.loss += lrnn::add_weight_decay(net_.theta, grad_, mask_, t.weight_decay);
-    lrnn::clip_grad_norm(grad_, mask_, t.grad_clip);
-    lrnn::adam_update(net_.theta, grad_, adam_, config_.training.adam, mask_, t.learning_rate);
+    r.loss += lrnn::optimizer_step(net_.theta, grad_, adam_, t, mask_, t.learning_rate).penalty;
     return r;
   }
 
@@ -711,19 +710,18 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep, const Siz
 
 /// The table the issue asks for: every step's bulk rate as a ratio to the square GEMM of the same
 /// precision and thread count measured in this run, the 2-thread speedup, the N and T sweeps.
-void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs,
-                   const Sizes& sizes, double load_start, double load_end) {
-  auto value = [&rep](const Spec& s, const char* key) { return rep.value(s.name(), key); };
-  auto square = [&](Precision p, int threads) {
-    return value({Kind::kGemmSquare, Method::kEuler, p, sizes.square_n, 0, 0, threads},
-                 "bulk_GFLOPs");
-  };
-  // The product a solver thread does each time step, C times one block of 16 trials, written as
-  // plain Eigen on one thread.
-  const auto block16 = value({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, sizes.block_N,
-                              0, static_cast<int>(lrnn::BatchGradient<float>::kTrialsPerBlock), 1},
-                             "bulk_GFLOPs");
+std::optional<double> value_of(const CollectingReporter& rep, const Spec& s, const char* key) {
+  return rep.value(s.name(), key);
+}
 
+// The bulk rate of the square reference product of precision p on `threads` threads.
+std::optional<double> square_rate(const CollectingReporter& rep, const Sizes& sizes, Precision p,
+                                  int threads) {
+  return value_of(rep, {Kind::kGemmSquare, Method::kEuler, p, sizes.square_n, 0, 0, threads},
+                  "bulk_GFLOPs");
+}
+
+void print_summary_header(std::FILE* out, double load_start, double load_end) {
   std::fprintf(out,
                "\n== lrnn-bench summary: medians; load average (1 min) %.2f at start, %.2f "
                "at end; %d cores\n",
@@ -736,15 +734,27 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   if (!g_rss_resets) {
     std::fprintf(out, "   (peak RSS could not be reset per benchmark: it is the process's peak)\n");
   }
+}
+
+void print_products(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs) {
   std::fprintf(out, "\n%-52s %8s %15s\n", "Reference products", "GFLOP/s", "time/product");
   for (const Spec& s : specs) {
-    const auto t = value(s, "s_per_step");
+    const auto t = value_of(rep, s, "s_per_step");
     if (s.is_step() || !t) continue;
     std::fprintf(out, "  %-50s %8s %12s ms\n", s.name().c_str(),
-                 fixed(value(s, "bulk_GFLOPs"), 1).c_str(),
+                 fixed(value_of(rep, s, "bulk_GFLOPs"), 1).c_str(),
                  fixed(t ? std::optional<double>(*t * 1e3) : std::nullopt, 3).c_str());
   }
+}
 
+void print_steps(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs,
+                 const Sizes& sizes) {
+  const auto value = [&rep](const Spec& s, const char* key) { return value_of(rep, s, key); };
+  // The product a solver thread does each time step, C times one block of 16 trials, written as
+  // plain Eigen on one thread.
+  const auto block16 = value({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, sizes.block_N,
+                              0, static_cast<int>(lrnn::BatchGradient<float>::kTrialsPerBlock), 1},
+                             "bulk_GFLOPs");
   std::fprintf(out, "\n%-52s %7s %13s %9s %8s %9s %7s\n", "Steps (batch 32)", "s/step",
                "bulk GFLOP/s", "trials/s", "/square", "/block16", "RSS MB");
   for (const Spec& s : specs) {
@@ -760,9 +770,10 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
     std::fprintf(out, "  %-50s %7s %13s %9s %8s %9s %7s\n", s.name().c_str(),
                  fixed(value(s, "s_per_step"), 4).c_str(), fixed(rate, 1).c_str(),
                  fixed(value(s, "trials_per_s"), 0).c_str(),
-                 fixed(ratio(rate, square(s.precision == Precision::kBf16 ? Precision::kFloat32
-                                                                          : s.precision,
-                                          s.threads)),
+                 fixed(ratio(rate, square_rate(rep, sizes,
+                                               s.precision == Precision::kBf16 ? Precision::kFloat32
+                                                                               : s.precision,
+                                               s.threads)),
                        2)
                      .c_str(),
                  fixed(vs_block, 2).c_str(), fixed(value(s, "peak_RSS_MB"), 0).c_str());
@@ -779,47 +790,57 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   std::fprintf(out,
                "  /square: bulk rate over Gemm/Square of the same precision and threads (f32's "
                "for bf16); /block16: over threads x Gemm/CxBlock/f32/cols:16/threads:1\n");
+}
+
+// Cost N²·B·T: s/step divided by (N/N0)² (T/T0), relative to the default point.
+void print_scaling(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs,
+                   const Sizes& sizes, const std::optional<double>& t0, const char* title,
+                   bool over_N) {
+  const auto value = [&rep](const Spec& s, const char* key) { return value_of(rep, s, key); };
+  std::vector<Spec> rows;
+  for (const Spec& s : specs) {
+    if (s.kind == Kind::kTrainStep && s.method == Method::kEuler && s.threads == 2 &&
+        s.precision == Precision::kFloat32 && (over_N ? s.T == sizes.T : s.N == sizes.N) &&
+        value(s, "s_per_step")) {
+      rows.push_back(s);
+    }
+  }
+  if (rows.size() < 2) return;
+  std::sort(rows.begin(), rows.end(),
+            [](const Spec& a, const Spec& b) { return a.N != b.N ? a.N < b.N : a.T < b.T; });
+  std::fprintf(out, "\n%s\n  %6s %6s %9s %13s %8s %17s\n", title, "N", "T", "s/step",
+               "bulk GFLOP/s", "/square", "cost/(N^2 T) rel.");
+  for (const Spec& s : rows) {
+    const double t = *value(s, "s_per_step");
+    const double n_ratio = static_cast<double>(s.N) / sizes.N;
+    const double scale = n_ratio * n_ratio * static_cast<double>(s.T) / sizes.T;
+    const auto rate = value(s, "bulk_GFLOPs");
+    std::fprintf(out, "  %6d %6d %9.4f %13s %8s %17s\n", s.N, s.T, t, fixed(rate, 1).c_str(),
+                 fixed(ratio(rate, square_rate(rep, sizes, s.precision, 2)), 2).c_str(),
+                 fixed(t0 ? std::optional<double>(t / (scale * *t0)) : std::nullopt, 2).c_str());
+  }
+}
+
+void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs,
+                   const Sizes& sizes, double load_start, double load_end) {
+  print_summary_header(out, load_start, load_end);
+  print_products(out, rep, specs);
+  print_steps(out, rep, specs, sizes);
   print_bf16_summary(out, rep, sizes);
 
   const Spec one{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, sizes.N, sizes.T, 0, 1};
   Spec two = one;
   two.threads = 2;
-  const auto speedup = ratio(value(one, "s_per_step"), value(two, "s_per_step"));
+  const auto speedup = ratio(value_of(rep, one, "s_per_step"), value_of(rep, two, "s_per_step"));
   if (speedup) {
     std::fprintf(out,
                  "\nSpeedup of the default training step (euler f32, N = %d, T = %d), 2 "
                  "threads over 1: %.2fx (target >= 1.8x)\n",
                  sizes.N, sizes.T, *speedup);
   }
-
-  // Cost N²·B·T: s/step divided by (N/N0)² (T/T0), relative to the default point.
-  const auto t0 = value(two, "s_per_step");
-  auto sweep = [&](const char* title, bool over_N) {
-    std::vector<Spec> rows;
-    for (const Spec& s : specs) {
-      if (s.kind == Kind::kTrainStep && s.method == Method::kEuler && s.threads == 2 &&
-          s.precision == Precision::kFloat32 && (over_N ? s.T == sizes.T : s.N == sizes.N) &&
-          value(s, "s_per_step")) {
-        rows.push_back(s);
-      }
-    }
-    if (rows.size() < 2) return;
-    std::sort(rows.begin(), rows.end(),
-              [](const Spec& a, const Spec& b) { return a.N != b.N ? a.N < b.N : a.T < b.T; });
-    std::fprintf(out, "\n%s\n  %6s %6s %9s %13s %8s %17s\n", title, "N", "T", "s/step",
-                 "bulk GFLOP/s", "/square", "cost/(N^2 T) rel.");
-    for (const Spec& s : rows) {
-      const double t = *value(s, "s_per_step");
-      const double n_ratio = static_cast<double>(s.N) / sizes.N;
-      const double scale = n_ratio * n_ratio * static_cast<double>(s.T) / sizes.T;
-      const auto rate = value(s, "bulk_GFLOPs");
-      std::fprintf(out, "  %6d %6d %9.4f %13s %8s %17s\n", s.N, s.T, t, fixed(rate, 1).c_str(),
-                   fixed(ratio(rate, square(s.precision, 2)), 2).c_str(),
-                   fixed(t0 ? std::optional<double>(t / (scale * *t0)) : std::nullopt, 2).c_str());
-    }
-  };
-  sweep("N sweep (TrainStep euler f32, 2 threads)", true);
-  sweep("T sweep (TrainStep euler f32, 2 threads)", false);
+  const auto t0 = value_of(rep, two, "s_per_step");
+  print_scaling(out, rep, specs, sizes, t0, "N sweep (TrainStep euler f32, 2 threads)", true);
+  print_scaling(out, rep, specs, sizes, t0, "T sweep (TrainStep euler f32, 2 threads)", false);
   std::fprintf(out, "\n");
   std::fflush(out);
 }
