@@ -668,73 +668,162 @@ void write_sweep_csv(const std::string& path, const std::vector<SweepAxis>& grid
   write_text_file(path, text);
 }
 
-void plot_sweep(const std::string& path, const std::string& title,
-                const std::vector<SweepAxis>& grid, const std::vector<SweepRun>& runs,
-                const std::vector<SweepRecord>& records) {
-  std::int64_t n_points = 1;
-  for (const auto& a : grid) n_points *= static_cast<std::int64_t>(a.values.size());
-  // One numeric axis is plotted against its values; anything else against the point's index,
-  // labelled with its values.
-  std::vector<double> px(static_cast<std::size_t>(n_points));
-  bool numeric = grid.size() == 1;
+namespace {
+
+// Where the grid points sit on the x axis: one numeric axis at its values, anything else at the
+// point's index (labelled with its values); and the smallest gap between points.
+struct PointPositions {
+  std::vector<double> x;
+  bool numeric = false;
+  double spacing = 1.0;
+};
+
+PointPositions point_positions(const std::vector<SweepAxis>& grid, std::int64_t n_points) {
+  PointPositions pos;
+  pos.x.resize(static_cast<std::size_t>(n_points));
+  pos.numeric = grid.size() == 1;
   for (std::int64_t p = 0; p < n_points; ++p) {
-    px[static_cast<std::size_t>(p)] = static_cast<double>(p);
-    if (!numeric) continue;
+    pos.x[static_cast<std::size_t>(p)] = static_cast<double>(p);
+    if (!pos.numeric) continue;
     const std::string& v = grid[0].values[static_cast<std::size_t>(p)];
     char* end = nullptr;
     const double x = std::strtod(v.c_str(), &end);
     if (end != v.c_str() + v.size() || !std::isfinite(x)) {
-      numeric = false;
+      pos.numeric = false;
     } else {
-      px[static_cast<std::size_t>(p)] = x;
+      pos.x[static_cast<std::size_t>(p)] = x;
     }
   }
-  if (!numeric) {
+  if (!pos.numeric) {
     for (std::int64_t p = 0; p < n_points; ++p) {
-      px[static_cast<std::size_t>(p)] = static_cast<double>(p);
+      pos.x[static_cast<std::size_t>(p)] = static_cast<double>(p);
     }
   }
-  double spacing = 1.0;
-  if (numeric && n_points > 1) {
-    std::vector<double> sorted = px;
+  if (pos.numeric && n_points > 1) {
+    std::vector<double> sorted = pos.x;
     std::sort(sorted.begin(), sorted.end());
-    spacing = std::numeric_limits<double>::infinity();
+    pos.spacing = std::numeric_limits<double>::infinity();
     for (std::size_t i = 1; i < sorted.size(); ++i) {
-      if (sorted[i] > sorted[i - 1]) spacing = std::min(spacing, sorted[i] - sorted[i - 1]);
+      if (sorted[i] > sorted[i - 1]) pos.spacing = std::min(pos.spacing, sorted[i] - sorted[i - 1]);
     }
-    if (!std::isfinite(spacing)) spacing = 1.0;
+    if (!std::isfinite(pos.spacing)) pos.spacing = 1.0;
   }
-  const std::vector<PointStats> st = point_stats(runs, records, n_points);
+  return pos;
+}
 
+// What the two panels draw: every finished seed, and each point's mean ± s.d.
+struct SweepSeries {
+  std::vector<double> sx, sacc, sloss;  // one per finished run
+  std::vector<double> mx, macc, macc_lo, macc_hi, mloss, mloss_lo, mloss_hi;  // one per point
+};
+
+SweepSeries sweep_series(const PointPositions& pos, const std::vector<SweepRun>& runs,
+                         const std::vector<SweepRecord>& records,
+                         const std::vector<PointStats>& st) {
+  SweepSeries out;
   // The seeds of a point spread a little sideways, so that equal accuracies stay visible.
   std::map<std::int64_t, int> seen;
   std::int64_t max_per_point = 1;
   for (const auto& s : st) max_per_point = std::max<std::int64_t>(max_per_point, s.n_runs);
-  std::vector<double> sx, sacc, sloss;
   for (std::size_t i = 0; i < runs.size(); ++i) {
     const SweepRecord& r = records[i];
     const int k = seen[runs[i].point]++;
     const double offset =
         max_per_point > 1
             ? (static_cast<double>(k) / static_cast<double>(max_per_point - 1) - 0.5) * 0.3 *
-                  spacing
+                  pos.spacing
             : 0.0;
     if (r.status != RunStatus::kOk) continue;
-    sx.push_back(px[static_cast<std::size_t>(runs[i].point)] + offset);
-    sacc.push_back(r.val_accuracy);
-    sloss.push_back(r.val_loss);
+    out.sx.push_back(pos.x[static_cast<std::size_t>(runs[i].point)] + offset);
+    out.sacc.push_back(r.val_accuracy);
+    out.sloss.push_back(r.val_loss);
   }
-  std::vector<double> mx, macc, macc_lo, macc_hi, mloss, mloss_lo, mloss_hi;
   for (std::size_t p = 0; p < st.size(); ++p) {
-    mx.push_back(px[p]);
-    macc.push_back(st[p].acc_mean);
-    macc_lo.push_back(st[p].acc_mean - st[p].acc_sd);
-    macc_hi.push_back(st[p].acc_mean + st[p].acc_sd);
-    mloss.push_back(std::pow(10.0, st[p].log_loss_mean));
-    mloss_lo.push_back(std::pow(10.0, st[p].log_loss_mean - st[p].log_loss_sd));
-    mloss_hi.push_back(std::pow(10.0, st[p].log_loss_mean + st[p].log_loss_sd));
+    out.mx.push_back(pos.x[p]);
+    out.macc.push_back(st[p].acc_mean);
+    out.macc_lo.push_back(st[p].acc_mean - st[p].acc_sd);
+    out.macc_hi.push_back(st[p].acc_mean + st[p].acc_sd);
+    out.mloss.push_back(std::pow(10.0, st[p].log_loss_mean));
+    out.mloss_lo.push_back(std::pow(10.0, st[p].log_loss_mean - st[p].log_loss_sd));
+    out.mloss_hi.push_back(std::pow(10.0, st[p].log_loss_mean + st[p].log_loss_sd));
   }
-  const std::vector<double> none(sx.size(), kNaN);
+  return out;
+}
+
+// Point labels for a grid that is not one numeric axis.
+Ticks point_ticks(const std::vector<SweepAxis>& grid, const std::vector<SweepRun>& runs,
+                  std::int64_t n_points) {
+  Ticks t;
+  for (std::int64_t p = 0; p < n_points; ++p) {
+    t.values.push_back(static_cast<double>(p));
+    std::vector<std::string> values;
+    for (const auto& run : runs) {
+      if (run.point == p) {
+        values = run.values;
+        break;
+      }
+    }
+    t.labels.push_back(grid.empty() ? "all" : point_label(grid, values));
+  }
+  return t;
+}
+
+// The seeds and the means of one panel: accuracy (`acc`) or loss.
+void draw_points(Axes& ax, const SweepSeries& d, const PointPositions& pos, std::int64_t n_points,
+                 bool acc) {
+  const std::vector<double> none(d.sx.size(), kNaN);
+  Style seeds;
+  seeds.color = "#8c8c8c";
+  seeds.marker = Marker::kCircle;
+  seeds.marker_size = 2.5;
+  seeds.label = "one seed";
+  ax.markers_with_errorbars(d.sx, acc ? d.sacc : d.sloss, none, none, seeds);
+  Style mean;
+  mean.color = std::string(palette_color(0));
+  mean.marker = Marker::kSquare;
+  mean.marker_size = 4.5;
+  mean.label = "mean ± s.d.";
+  if (pos.numeric && n_points > 1) {
+    Style line = mean;
+    line.marker = Marker::kNone;
+    line.in_legend = false;
+    line.width = 1.2;
+    ax.line(d.mx, acc ? d.macc : d.mloss, line);
+  }
+  ax.markers_with_errorbars(d.mx, acc ? d.macc : d.mloss, acc ? d.macc_lo : d.mloss_lo,
+                            acc ? d.macc_hi : d.mloss_hi, mean);
+}
+
+// The panel's y axis, title and (accuracy) the chance line and legend.
+void label_panel(Axes& ax, const SweepSeries& d, bool acc) {
+  if (acc) {
+    double lo = 0.45;
+    for (const double a : d.sacc) lo = std::min(lo, a - 0.03);
+    ax.set_ylim(std::max(0.0, lo), 1.02);
+    Style chance;
+    chance.dash = LineStyle::kDashed;
+    chance.width = 1.0;
+    chance.label = "chance";
+    ax.hline(0.5, chance);
+    ax.set_ylabel("final validation accuracy");
+    ax.set_title("Accuracy per grid point");
+    ax.legend(LegendPosition::kLowerRight);
+  } else {
+    ax.set_log_y();
+    ax.set_ylabel("final validation loss");
+    ax.set_title("Loss (geometric mean ×/÷ s.d.)");
+  }
+}
+
+}  // namespace
+
+void plot_sweep(const std::string& path, const std::string& title,
+                const std::vector<SweepAxis>& grid, const std::vector<SweepRun>& runs,
+                const std::vector<SweepRecord>& records) {
+  std::int64_t n_points = 1;
+  for (const auto& a : grid) n_points *= static_cast<std::int64_t>(a.values.size());
+  const PointPositions pos = point_positions(grid, n_points);
+  const SweepSeries d = sweep_series(pos, runs, records, point_stats(runs, records, n_points));
 
   int n_ok = 0;
   for (const auto& r : records) n_ok += r.status == RunStatus::kOk;
@@ -746,62 +835,15 @@ void plot_sweep(const std::string& path, const std::string& title,
   for (int panel = 0; panel < 2; ++panel) {
     Axes& ax = fig.axes(0, panel);
     const bool acc = panel == 0;
-    Style seeds;
-    seeds.color = "#8c8c8c";
-    seeds.marker = Marker::kCircle;
-    seeds.marker_size = 2.5;
-    seeds.label = "one seed";
-    ax.markers_with_errorbars(sx, acc ? sacc : sloss, none, none, seeds);
-    Style mean;
-    mean.color = std::string(palette_color(0));
-    mean.marker = Marker::kSquare;
-    mean.marker_size = 4.5;
-    mean.label = "mean ± s.d.";
-    if (numeric && n_points > 1) {
-      Style line = mean;
-      line.marker = Marker::kNone;
-      line.in_legend = false;
-      line.width = 1.2;
-      ax.line(mx, acc ? macc : mloss, line);
-    }
-    ax.markers_with_errorbars(mx, acc ? macc : mloss, acc ? macc_lo : mloss_lo,
-                              acc ? macc_hi : mloss_hi, mean);
-    if (!numeric) {
-      Ticks t;
-      for (std::int64_t p = 0; p < n_points; ++p) {
-        t.values.push_back(static_cast<double>(p));
-        std::vector<std::string> values;
-        for (const auto& run : runs) {
-          if (run.point == p) {
-            values = run.values;
-            break;
-          }
-        }
-        t.labels.push_back(grid.empty() ? "all" : point_label(grid, values));
-      }
-      ax.set_xticks(t);
+    draw_points(ax, d, pos, n_points, acc);
+    if (!pos.numeric) {
+      ax.set_xticks(point_ticks(grid, runs, n_points));
       ax.set_xlim(-0.5, static_cast<double>(n_points) - 0.5);
     } else if (n_points == 1) {
-      ax.set_xlim(px[0] - 1.0, px[0] + 1.0);
+      ax.set_xlim(pos.x[0] - 1.0, pos.x[0] + 1.0);
     }
     ax.set_xlabel(xlabel);
-    if (acc) {
-      double lo = 0.45;
-      for (const double a : sacc) lo = std::min(lo, a - 0.03);
-      ax.set_ylim(std::max(0.0, lo), 1.02);
-      Style chance;
-      chance.dash = LineStyle::kDashed;
-      chance.width = 1.0;
-      chance.label = "chance";
-      ax.hline(0.5, chance);
-      ax.set_ylabel("final validation accuracy");
-      ax.set_title("Accuracy per grid point");
-      ax.legend(LegendPosition::kLowerRight);
-    } else {
-      ax.set_log_y();
-      ax.set_ylabel("final validation loss");
-      ax.set_title("Loss (geometric mean ×/÷ s.d.)");
-    }
+    label_panel(ax, d, acc);
   }
   fig.save(path);
 }
