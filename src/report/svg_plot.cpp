@@ -516,8 +516,30 @@ struct Point {
 
 }  // namespace
 
-void Axes::render(std::string& out, double left, double top, double width, double height,
-                  int index) const {
+// The panel's pixel mapping and ticks, and where its data were drawn (for the legend).
+struct Axes::Frame {
+  Mapping m{};
+  Ticks xt, yt;
+  double plot_w = 0.0;
+  double left = 0.0, top = 0.0, height = 0.0;
+  std::vector<Point> occupied;  ///< pixel points of the data
+};
+
+namespace {
+
+// Points along a drawn segment, for the legend placement.
+void sample_segment(std::vector<Point>& occupied, Point a, Point b) {
+  const double len = std::hypot(b.x - a.x, b.y - a.y);
+  const int n = std::min(200, static_cast<int>(len / 6.0));
+  for (int k = 1; k < n; ++k) {
+    const double f = static_cast<double>(k) / n;
+    occupied.push_back({a.x + f * (b.x - a.x), a.y + f * (b.y - a.y)});
+  }
+}
+
+}  // namespace
+
+void Axes::data_limits(double xl[2], double yl[2]) const {
   // Data limits.
   Range xr, yr;
   for (const auto& s : series_) {
@@ -550,7 +572,6 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
     if (r.horizontal && had_y && (!log_y_ || r.at > 0.0)) yr.add(r.at);
     if (!r.horizontal && had_x) xr.add(r.at);
   }
-  double xl[2], yl[2];
   if (has_xlim_) {
     xl[0] = xlim_[0];
     xl[1] = xlim_[1];
@@ -563,106 +584,206 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
   } else {
     auto_limits(yr, log_y_, yl);
   }
+}
 
+Axes::Frame Axes::frame(double left, double top, double width, double height) const {
+  double xl[2], yl[2];
+  data_limits(xl, yl);
+  Frame f;
+  f.left = left;
+  f.top = top;
+  f.height = height;
   // Layout: the left margin makes room for the widest y tick label.
   const double title_h = title_.empty() ? 12.0 : 30.0;
   const double bottom_h = xlabel_.empty() ? 28.0 : 46.0;
   const double right_w = 16.0;
   const double plot_h_guess = height - title_h - bottom_h;
   const int max_y_ticks = std::clamp(static_cast<int>(plot_h_guess / 32.0), 3, 8);
-  const Ticks yt = log_y_ ? log_ticks(yl[0], yl[1]) : nice_ticks(yl[0], yl[1], max_y_ticks);
+  f.yt = log_y_ ? log_ticks(yl[0], yl[1]) : nice_ticks(yl[0], yl[1], max_y_ticks);
   double ytick_w = 0.0;
-  for (const auto& l : yt.labels) ytick_w = std::max(ytick_w, text_width(l, kTickFont));
+  for (const auto& l : f.yt.labels) ytick_w = std::max(ytick_w, text_width(l, kTickFont));
   const double left_w =
       8.0 + (ylabel_.empty() ? 0.0 : kLabelFont + 8.0) + ytick_w + kTickLength + 5.0;
-  Mapping m{};
-  m.px0 = left + left_w;
-  m.px1 = left + width - right_w;
-  m.py1 = top + title_h;
-  m.py0 = top + height - bottom_h;
-  m.x0 = xl[0];
-  m.x1 = xl[1];
-  m.log_y = log_y_;
-  m.y0 = log_y_ ? std::log10(yl[0]) : yl[0];
-  m.y1 = log_y_ ? std::log10(yl[1]) : yl[1];
-  const double plot_w = m.px1 - m.px0;
+  f.m.px0 = left + left_w;
+  f.m.px1 = left + width - right_w;
+  f.m.py1 = top + title_h;
+  f.m.py0 = top + height - bottom_h;
+  f.m.x0 = xl[0];
+  f.m.x1 = xl[1];
+  f.m.log_y = log_y_;
+  f.m.y0 = log_y_ ? std::log10(yl[0]) : yl[0];
+  f.m.y1 = log_y_ ? std::log10(yl[1]) : yl[1];
+  f.plot_w = f.m.px1 - f.m.px0;
 
   // x ticks: as many as fit with their labels apart.
-  Ticks xt = xticks_;
+  f.xt = xticks_;
   for (int max_x = 8; max_x >= 2 && !has_xticks_; --max_x) {
-    xt = nice_ticks(xl[0], xl[1], max_x);
+    f.xt = nice_ticks(xl[0], xl[1], max_x);
     double widest = 0.0;
-    for (const auto& l : xt.labels) widest = std::max(widest, text_width(l, kTickFont));
-    if (static_cast<double>(xt.values.size()) * (widest + 14.0) <= plot_w) break;
+    for (const auto& l : f.xt.labels) widest = std::max(widest, text_width(l, kTickFont));
+    if (static_cast<double>(f.xt.values.size()) * (widest + 14.0) <= f.plot_w) break;
   }
 
-  const std::string id = std::to_string(index);
-  out += "<g class=\"axes\" data-index=\"" + id + "\">\n";
-  out += "<defs><clipPath id=\"lrnn-clip-" + id + "\"><rect x=\"" + num(m.px0) + "\" y=\"" +
-         num(m.py1) + "\" width=\"" + num(plot_w) + "\" height=\"" + num(m.py0 - m.py1) +
+  return f;
+}
+
+void Axes::append_background(std::string& out, const Frame& f, const std::string& id) const {
+  out += "<defs><clipPath id=\"lrnn-clip-" + id + "\"><rect x=\"" + num(f.m.px0) + "\" y=\"" +
+         num(f.m.py1) + "\" width=\"" + num(f.plot_w) + "\" height=\"" + num(f.m.py0 - f.m.py1) +
          "\"/></clipPath>";
   // Markers may stick out of the plot area by their size: a point at y = 1 on [0, 1] stays whole.
   constexpr double kMarkerPad = 8.0;
-  out += "<clipPath id=\"lrnn-clipm-" + id + "\"><rect x=\"" + num(m.px0 - kMarkerPad) + "\" y=\"" +
-         num(m.py1 - kMarkerPad) + "\" width=\"" + num(plot_w + 2 * kMarkerPad) + "\" height=\"" +
-         num(m.py0 - m.py1 + 2 * kMarkerPad) + "\"/></clipPath></defs>\n";
+  out += "<clipPath id=\"lrnn-clipm-" + id + "\"><rect x=\"" + num(f.m.px0 - kMarkerPad) +
+         "\" y=\"" + num(f.m.py1 - kMarkerPad) + "\" width=\"" + num(f.plot_w + 2 * kMarkerPad) +
+         "\" height=\"" + num(f.m.py0 - f.m.py1 + 2 * kMarkerPad) + "\"/></clipPath></defs>\n";
 
   // Grid.
   out += "<g class=\"grid\" stroke=\"";
   out += kGridColor;
   out += "\" stroke-width=\"1\">\n";
-  for (const double v : xt.values) {
-    const double x = m.fx(v);
-    out += "<line x1=\"" + num(x) + "\" y1=\"" + num(m.py1) + "\" x2=\"" + num(x) + "\" y2=\"" +
-           num(m.py0) + "\"/>\n";
+  for (const double v : f.xt.values) {
+    const double x = f.m.fx(v);
+    out += "<line x1=\"" + num(x) + "\" y1=\"" + num(f.m.py1) + "\" x2=\"" + num(x) + "\" y2=\"" +
+           num(f.m.py0) + "\"/>\n";
   }
-  for (const double v : yt.values) {
-    const double y = m.fy(v);
-    out += "<line x1=\"" + num(m.px0) + "\" y1=\"" + num(y) + "\" x2=\"" + num(m.px1) + "\" y2=\"" +
-           num(y) + "\"/>\n";
+  for (const double v : f.yt.values) {
+    const double y = f.m.fy(v);
+    out += "<line x1=\"" + num(f.m.px0) + "\" y1=\"" + num(y) + "\" x2=\"" + num(f.m.px1) +
+           "\" y2=\"" + num(y) + "\"/>\n";
   }
   out += "</g>\n";
 
   // Shaded spans and reference lines sit behind the data.
   for (const auto& sp : spans_) {
     if (!std::isfinite(sp.x0) || !std::isfinite(sp.x1)) continue;
-    const double a = std::clamp(m.fx(sp.x0), m.px0, m.px1);
-    const double b = std::clamp(m.fx(sp.x1), m.px0, m.px1);
+    const double a = std::clamp(f.m.fx(sp.x0), f.m.px0, f.m.px1);
+    const double b = std::clamp(f.m.fx(sp.x1), f.m.px0, f.m.px1);
     out += "<g class=\"vspan\" data-label=\"" + xml_escape(sp.label) + "\"><rect x=\"" + num(a) +
-           "\" y=\"" + num(m.py1) + "\" width=\"" + num(std::max(0.0, b - a)) + "\" height=\"" +
-           num(m.py0 - m.py1) + "\" fill=\"" + xml_escape(sp.color) +
+           "\" y=\"" + num(f.m.py1) + "\" width=\"" + num(std::max(0.0, b - a)) + "\" height=\"" +
+           num(f.m.py0 - f.m.py1) + "\" fill=\"" + xml_escape(sp.color) +
            "\" fill-opacity=\"0.18\"/></g>\n";
   }
   for (const auto& r : ref_lines_) {
     if (!std::isfinite(r.at)) continue;
-    if (r.horizontal && !m.ok_y(r.at)) continue;
+    if (r.horizontal && !f.m.ok_y(r.at)) continue;
     std::string d;
     if (r.horizontal) {
-      const double y = m.fy(r.at);
-      if (y < m.py1 - 0.5 || y > m.py0 + 0.5) continue;
-      d = "M" + num(m.px0) + " " + num(y) + "H" + num(m.px1);
+      const double y = f.m.fy(r.at);
+      if (y < f.m.py1 - 0.5 || y > f.m.py0 + 0.5) continue;
+      d = "M" + num(f.m.px0) + " " + num(y) + "H" + num(f.m.px1);
     } else {
-      const double x = m.fx(r.at);
-      if (x < m.px0 - 0.5 || x > m.px1 + 0.5) continue;
-      d = "M" + num(x) + " " + num(m.py0) + "V" + num(m.py1);
+      const double x = f.m.fx(r.at);
+      if (x < f.m.px0 - 0.5 || x > f.m.px1 + 0.5) continue;
+      d = "M" + num(x) + " " + num(f.m.py0) + "V" + num(f.m.py1);
     }
     out += "<path class=\"refline\" d=\"" + d + "\"";
     append_stroke(out, r.style, r.style.color);
     out += "/>\n";
   }
+}
 
-  // Data series. Pixel points are kept for the legend placement.
-  std::vector<Point> occupied;
-  const auto sample_segment = [&](Point a, Point b) {
-    const double len = std::hypot(b.x - a.x, b.y - a.y);
-    const int n = std::min(200, static_cast<int>(len / 6.0));
-    for (int k = 1; k < n; ++k) {
-      const double f = static_cast<double>(k) / n;
-      occupied.push_back({a.x + f * (b.x - a.x), a.y + f * (b.y - a.y)});
+void Axes::append_line(std::string& out, const Series& s, Frame& f) const {
+  const std::string color = xml_escape(s.style.color);
+  const std::size_t n = s.x.size();
+  std::string d;
+  bool pen_down = false;
+  Point prev{};
+  std::vector<Point> pts;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(s.x[i]) || !f.m.ok_y(s.y[i])) {
+      pen_down = false;
+      continue;
     }
-  };
+    const Point p{f.m.fx(s.x[i]), f.m.fy(s.y[i])};
+    d += (pen_down ? "L" : "M") + num(p.x) + " " + num(p.y);
+    f.occupied.push_back(p);
+    if (pen_down) sample_segment(f.occupied, prev, p);
+    prev = p;
+    pen_down = true;
+    pts.push_back(p);
+  }
+  if (!d.empty()) {
+    out += "<path d=\"" + d + "\"";
+    append_stroke(out, s.style, s.style.color);
+    out += "/>\n";
+  }
+  if (s.style.marker != Marker::kNone) {
+    for (const auto& p : pts) {
+      append_marker(out, s.style.marker, p.x, p.y, s.style.marker_size, color, false);
+    }
+  }
+  if (!pts.empty() && s.style.start_marker != Marker::kNone) {
+    append_marker(out, s.style.start_marker, pts.front().x, pts.front().y, s.style.marker_size,
+                  color, true);
+  }
+  if (!pts.empty() && s.style.end_marker != Marker::kNone) {
+    append_marker(out, s.style.end_marker, pts.back().x, pts.back().y, s.style.marker_size, color,
+                  false);
+  }
+}
+
+void Axes::append_markers(std::string& out, const Series& s, Frame& f) const {
+  const std::string color = xml_escape(s.style.color);
+  const std::size_t n = s.x.size();
+  std::string bars;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(s.x[i])) continue;
+    const double x = f.m.fx(s.x[i]);
+    if (f.m.ok_y(s.lo[i]) && f.m.ok_y(s.hi[i])) {
+      const double a = f.m.fy(s.lo[i]), b = f.m.fy(s.hi[i]);
+      const double cap = 0.75 * s.style.marker_size;
+      bars += "M" + num(x) + " " + num(a) + "V" + num(b) + "M" + num(x - cap) + " " + num(a) + "H" +
+              num(x + cap) + "M" + num(x - cap) + " " + num(b) + "H" + num(x + cap);
+      f.occupied.push_back({x, a});
+      f.occupied.push_back({x, b});
+    }
+  }
+  if (!bars.empty()) {
+    out +=
+        "<path d=\"" + bars + "\" fill=\"none\" stroke=\"" + color + "\" stroke-width=\"1.2\"/>\n";
+  }
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(s.x[i]) || !f.m.ok_y(s.y[i])) continue;
+    const Point p{f.m.fx(s.x[i]), f.m.fy(s.y[i])};
+    f.occupied.push_back(p);
+    append_marker(out, s.style.marker, p.x, p.y, s.style.marker_size, color, false);
+  }
+}
+
+void Axes::append_band(std::string& out, const Series& s, Frame& f) const {
+  const std::string color = xml_escape(s.style.color);
+  const std::size_t n = s.x.size();
+  // One polygon per run of finite points: forward along hi, back along lo.
+  std::size_t i = 0;
+  while (i < n) {
+    const auto good = [&](std::size_t j) {
+      return std::isfinite(s.x[j]) && f.m.ok_y(s.lo[j]) && f.m.ok_y(s.hi[j]);
+    };
+    while (i < n && !good(i)) ++i;
+    std::size_t j = i;
+    while (j < n && good(j)) ++j;
+    if (j > i) {
+      std::string d;
+      for (std::size_t k = i; k < j; ++k) {
+        const Point p{f.m.fx(s.x[k]), f.m.fy(s.hi[k])};
+        d += (k == i ? "M" : "L") + num(p.x) + " " + num(p.y);
+        f.occupied.push_back(p);
+        f.occupied.push_back({p.x, 0.5 * (p.y + f.m.fy(s.lo[k]))});
+      }
+      for (std::size_t k = j; k-- > i;) {
+        const Point p{f.m.fx(s.x[k]), f.m.fy(s.lo[k])};
+        d += "L" + num(p.x) + " " + num(p.y);
+        f.occupied.push_back(p);
+      }
+      out += "<path d=\"" + d + "Z\" fill=\"" + color + "\" fill-opacity=\"" +
+             num(std::clamp(s.style.fill_opacity, 0.0, 1.0)) + "\" stroke=\"none\"/>\n";
+    }
+    i = j;
+  }
+}
+
+void Axes::append_series(std::string& out, Frame& f, const std::string& id) const {
   for (const auto& s : series_) {
-    const std::string color = xml_escape(s.style.color);
     const bool markers = s.kind == Kind::kMarkers;
     out += "<g class=\"series\" data-label=\"" + xml_escape(s.style.label) +
            "\" clip-path=\"url(#" +
@@ -671,150 +792,68 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
                 ? "lrnn-clipm-"
                 : "lrnn-clip-") +
            id + ")\">\n";
-    const std::size_t n = s.x.size();
     if (s.kind == Kind::kLine) {
-      std::string d;
-      bool pen_down = false;
-      Point prev{};
-      std::vector<Point> pts;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(s.x[i]) || !m.ok_y(s.y[i])) {
-          pen_down = false;
-          continue;
-        }
-        const Point p{m.fx(s.x[i]), m.fy(s.y[i])};
-        d += (pen_down ? "L" : "M") + num(p.x) + " " + num(p.y);
-        occupied.push_back(p);
-        if (pen_down) sample_segment(prev, p);
-        prev = p;
-        pen_down = true;
-        pts.push_back(p);
-      }
-      if (!d.empty()) {
-        out += "<path d=\"" + d + "\"";
-        append_stroke(out, s.style, s.style.color);
-        out += "/>\n";
-      }
-      if (s.style.marker != Marker::kNone) {
-        for (const auto& p : pts) {
-          append_marker(out, s.style.marker, p.x, p.y, s.style.marker_size, color, false);
-        }
-      }
-      if (!pts.empty() && s.style.start_marker != Marker::kNone) {
-        append_marker(out, s.style.start_marker, pts.front().x, pts.front().y, s.style.marker_size,
-                      color, true);
-      }
-      if (!pts.empty() && s.style.end_marker != Marker::kNone) {
-        append_marker(out, s.style.end_marker, pts.back().x, pts.back().y, s.style.marker_size,
-                      color, false);
-      }
+      append_line(out, s, f);
     } else if (s.kind == Kind::kMarkers) {
-      std::string bars;
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(s.x[i])) continue;
-        const double x = m.fx(s.x[i]);
-        if (m.ok_y(s.lo[i]) && m.ok_y(s.hi[i])) {
-          const double a = m.fy(s.lo[i]), b = m.fy(s.hi[i]);
-          const double cap = 0.75 * s.style.marker_size;
-          bars += "M" + num(x) + " " + num(a) + "V" + num(b) + "M" + num(x - cap) + " " + num(a) +
-                  "H" + num(x + cap) + "M" + num(x - cap) + " " + num(b) + "H" + num(x + cap);
-          occupied.push_back({x, a});
-          occupied.push_back({x, b});
-        }
-      }
-      if (!bars.empty()) {
-        out += "<path d=\"" + bars + "\" fill=\"none\" stroke=\"" + color +
-               "\" stroke-width=\"1.2\"/>\n";
-      }
-      for (std::size_t i = 0; i < n; ++i) {
-        if (!std::isfinite(s.x[i]) || !m.ok_y(s.y[i])) continue;
-        const Point p{m.fx(s.x[i]), m.fy(s.y[i])};
-        occupied.push_back(p);
-        append_marker(out, s.style.marker, p.x, p.y, s.style.marker_size, color, false);
-      }
+      append_markers(out, s, f);
     } else {
-      // One polygon per run of finite points: forward along hi, back along lo.
-      std::size_t i = 0;
-      while (i < n) {
-        const auto good = [&](std::size_t j) {
-          return std::isfinite(s.x[j]) && m.ok_y(s.lo[j]) && m.ok_y(s.hi[j]);
-        };
-        while (i < n && !good(i)) ++i;
-        std::size_t j = i;
-        while (j < n && good(j)) ++j;
-        if (j > i) {
-          std::string d;
-          for (std::size_t k = i; k < j; ++k) {
-            const Point p{m.fx(s.x[k]), m.fy(s.hi[k])};
-            d += (k == i ? "M" : "L") + num(p.x) + " " + num(p.y);
-            occupied.push_back(p);
-            occupied.push_back({p.x, 0.5 * (p.y + m.fy(s.lo[k]))});
-          }
-          for (std::size_t k = j; k-- > i;) {
-            const Point p{m.fx(s.x[k]), m.fy(s.lo[k])};
-            d += "L" + num(p.x) + " " + num(p.y);
-            occupied.push_back(p);
-          }
-          out += "<path d=\"" + d + "Z\" fill=\"" + color + "\" fill-opacity=\"" +
-                 num(std::clamp(s.style.fill_opacity, 0.0, 1.0)) + "\" stroke=\"none\"/>\n";
-        }
-        i = j;
-      }
+      append_band(out, s, f);
     }
     out += "</g>\n";
   }
+}
 
+void Axes::append_axis(std::string& out, const Frame& f) const {
   // Axis lines, ticks and tick labels.
   out += "<g class=\"axis\" stroke=\"";
   out += kAxisColor;
   out += "\" stroke-width=\"1\" fill=\"none\">\n";
-  out += "<path d=\"M" + num(m.px0) + " " + num(m.py1) + "V" + num(m.py0) + "H" + num(m.px1) +
-         "\"/>\n";
+  out += "<path d=\"M" + num(f.m.px0) + " " + num(f.m.py1) + "V" + num(f.m.py0) + "H" +
+         num(f.m.px1) + "\"/>\n";
   std::string tick_path;
-  for (const double v : xt.values) {
-    tick_path += "M" + num(m.fx(v)) + " " + num(m.py0) + "v" + num(kTickLength);
+  for (const double v : f.xt.values) {
+    tick_path += "M" + num(f.m.fx(v)) + " " + num(f.m.py0) + "v" + num(kTickLength);
   }
-  for (const double v : yt.values) {
-    tick_path += "M" + num(m.px0) + " " + num(m.fy(v)) + "h" + num(-kTickLength);
+  for (const double v : f.yt.values) {
+    tick_path += "M" + num(f.m.px0) + " " + num(f.m.fy(v)) + "h" + num(-kTickLength);
   }
-  for (const double v : yt.minor) {
-    tick_path += "M" + num(m.px0) + " " + num(m.fy(v)) + "h" + num(-0.6 * kTickLength);
+  for (const double v : f.yt.minor) {
+    tick_path += "M" + num(f.m.px0) + " " + num(f.m.fy(v)) + "h" + num(-0.6 * kTickLength);
   }
   if (!tick_path.empty()) out += "<path d=\"" + tick_path + "\"/>\n";
   out += "</g>\n";
   out += "<g fill=\"";
   out += kTextColor;
   out += "\">\n";
-  for (std::size_t i = 0; i < xt.values.size(); ++i) {
-    append_text(out, m.fx(xt.values[i]), m.py0 + kTickLength + 3.0 + kTickFont, xt.labels[i],
-                kTickFont, "middle", "xtick");
+  for (std::size_t i = 0; i < f.xt.values.size(); ++i) {
+    append_text(out, f.m.fx(f.xt.values[i]), f.m.py0 + kTickLength + 3.0 + kTickFont,
+                f.xt.labels[i], kTickFont, "middle", "xtick");
   }
-  for (std::size_t i = 0; i < yt.values.size(); ++i) {
-    append_text(out, m.px0 - kTickLength - 3.0, m.fy(yt.values[i]) + 0.36 * kTickFont, yt.labels[i],
-                kTickFont, "end", "ytick");
+  for (std::size_t i = 0; i < f.yt.values.size(); ++i) {
+    append_text(out, f.m.px0 - kTickLength - 3.0, f.m.fy(f.yt.values[i]) + 0.36 * kTickFont,
+                f.yt.labels[i], kTickFont, "end", "ytick");
   }
   if (!xlabel_.empty()) {
-    append_text(out, 0.5 * (m.px0 + m.px1), top + height - 10.0, xlabel_, kLabelFont, "middle",
-                "xlabel");
+    append_text(out, 0.5 * (f.m.px0 + f.m.px1), f.top + f.height - 10.0, xlabel_, kLabelFont,
+                "middle", "xlabel");
   }
   if (!ylabel_.empty()) {
-    const double x = left + 8.0 + kLabelFont - 2.0;
-    const double y = 0.5 * (m.py0 + m.py1);
+    const double x = f.left + 8.0 + kLabelFont - 2.0;
+    const double y = 0.5 * (f.m.py0 + f.m.py1);
     append_text(out, x, y, ylabel_, kLabelFont, "middle", "ylabel",
                 " transform=\"rotate(-90 " + num(x) + " " + num(y) + ")\"");
   }
   if (!title_.empty()) {
-    append_text(out, 0.5 * (m.px0 + m.px1), top + 20.0, title_, kTitleFont, "middle", "title",
+    append_text(out, 0.5 * (f.m.px0 + f.m.px1), f.top + 20.0, title_, kTitleFont, "middle", "title",
                 " font-weight=\"bold\"");
   }
   out += "</g>\n";
+}
 
-  // Legend.
+// The legend box, where legend_ says or (kBest) where it covers the fewest drawn points.
+void Axes::append_legend(std::string& out, const Frame& f) const {
   const std::vector<LegendEntry> items = legend_entries();
-  if (legend_ == LegendPosition::kNone || items.empty()) {
-    out += "</g>\n";
-    return;
-  }
+  if (legend_ == LegendPosition::kNone || items.empty()) return;
   constexpr double kPad = 7.0, kInset = 8.0;
   double text_w = 0.0;
   for (const auto& it : items) text_w = std::max(text_w, text_width(it.style.label, kLegendFont));
@@ -831,12 +870,12 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
     const bool on_left = p == P::kUpperLeft || p == P::kLowerLeft || p == P::kCenterLeft;
     const bool upper = p == P::kUpperRight || p == P::kUpperLeft || p == P::kUpperCenter;
     const bool lower = p == P::kLowerRight || p == P::kLowerLeft || p == P::kLowerCenter;
-    const double x = right     ? m.px1 - kInset - box_w
-                     : on_left ? m.px0 + kInset
-                               : 0.5 * (m.px0 + m.px1 - box_w);
-    const double y = upper   ? m.py1 + kInset
-                     : lower ? m.py0 - kInset - box_h
-                             : 0.5 * (m.py0 + m.py1 - box_h);
+    const double x = right     ? f.m.px1 - kInset - box_w
+                     : on_left ? f.m.px0 + kInset
+                               : 0.5 * (f.m.px0 + f.m.px1 - box_w);
+    const double y = upper   ? f.m.py1 + kInset
+                     : lower ? f.m.py0 - kInset - box_h
+                             : 0.5 * (f.m.py0 + f.m.py1 - box_h);
     return Point{x, y};
   };
   LegendPosition where = legend_;
@@ -845,7 +884,7 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
     for (const auto c : kCandidates) {
       const Point o = box_xy(c);
       std::size_t hits = 0;
-      for (const auto& p : occupied) {
+      for (const auto& p : f.occupied) {
         if (p.x >= o.x - 3 && p.x <= o.x + box_w + 3 && p.y >= o.y - 3 && p.y <= o.y + box_h + 3) {
           ++hits;
         }
@@ -864,7 +903,20 @@ void Axes::render(std::string& out, double left, double top, double width, doubl
     const double cy = o.y + kPad + kLegendRow * static_cast<double>(i) + 0.5 * (kLegendRow - 3.0);
     append_legend_entry(out, items[i], o.x + kPad, cy);
   }
-  out += "</g>\n</g>\n";
+  out += "</g>\n";
+}
+
+void Axes::render(std::string& out, double left, double top, double width, double height,
+                  int index) const {
+  Frame f = frame(left, top, width, height);
+  const std::string id = std::to_string(index);
+  out += "<g class=\"axes\" data-index=\"" + id + "\">\n";
+  append_background(out, f, id);
+  // Data series. Pixel points are kept for the legend placement.
+  append_series(out, f, id);
+  append_axis(out, f);
+  append_legend(out, f);
+  out += "</g>\n";
 }
 
 std::vector<Axes::LegendEntry> Axes::legend_entries() const {

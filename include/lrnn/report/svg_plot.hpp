@@ -160,6 +160,17 @@ class Axes {
                                   double center_y);
   void render(std::string& out, double left, double top, double width, double height,
               int index) const;
+  // The phases of render(), in drawing order.
+  struct Frame;  ///< the panel's pixel mapping and ticks (svg_plot.cpp)
+  void data_limits(double xl[2], double yl[2]) const;
+  Frame frame(double left, double top, double width, double height) const;
+  void append_background(std::string& out, const Frame& f, const std::string& id) const;
+  void append_series(std::string& out, Frame& f, const std::string& id) const;
+  void append_line(std::string& out, const Series& s, Frame& f) const;
+  void append_markers(std::string& out, const Series& s, Frame& f) const;
+  void append_band(std::string& out, const Series& s, Frame& f) const;
+  void append_axis(std::string& out, const Frame& f) const;
+  void append_legend(std::string& out, const Frame& f) const;
 
   std::string title_, xlabel_, ylabel_;
   bool has_xlim_ = false, has_ylim_ = false, log_y_ = false, has_xticks_ = false;
