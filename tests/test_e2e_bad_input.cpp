@@ -132,36 +132,44 @@ TEST_P(BadConfig, LrnnTrainExitsTwoWithTheOneLineThatNamesFileAndKey) {
 INSTANTIATE_TEST_SUITE_P(Corpus, BadConfig, ::testing::ValuesIn(bad_config_files()),
                          config_test_name);
 
-// Every rule of validate() has its file in config_rules (a rule added without one fails here).
+// Every rule of validate() has its file in config_rules (a rule added without one fails here):
+// the owners' IsValid checks and the rules config/ adds (finite numbers, relations, output).
 TEST(BadConfigCorpus, CoversEveryRangeRuleOfValidate) {
-  const std::string source =
-      test::read_text(std::string(LRNN_SOURCE_DIR) + "/src/config/config.cpp");
-  ASSERT_FALSE(source.empty());
+  std::string source;
+  for (const char* file :
+       {"/src/config/config.cpp", "/src/model/options.cpp", "/src/task/options.cpp",
+        "/src/integrate/options.cpp", "/src/optim/training_options.cpp"}) {
+    const std::string text = test::read_text(std::string(LRNN_SOURCE_DIR) + file);
+    ASSERT_FALSE(text.empty()) << file;
+    source += text;
+  }
   std::string corpus;
   for (const auto& e : fs::directory_iterator(kDataDir + "/config_rules")) {
     corpus += test::lines_of(test::read_text(e.path().string())).front() + "\n";
   }
-  // The keys validate() checks by name: check.positive("rnn.tau", ...) and the like, and
-  // check.fail_at({keys...}, "path", ...) for the rules that relate keys.
+  // The keys the checks name: c.positive("rnn.tau", ...) and the like, and
+  // c.fail({keys...}, "path", ...) / fail_at(c, locations, {keys...}, "path", ...) for the rules
+  // that relate keys.
   int rules = 0;
   const auto expect_covered = [&](const std::string& key) {
     ++rules;
     EXPECT_NE(corpus.find(" " + key + " = "), std::string::npos)
         << "no file in tests/data/config_rules breaks the rule on " << key;
   };
-  for (const std::string call : {"check.at_least(\"", "check.positive(\"", "check.non_negative(\"",
-                                 "check.unit_interval(\"", "check.fail_key(\""}) {
+  for (const std::string call :
+       {".at_least(\"", ".positive(\"", ".non_negative(\"", ".unit_interval(\""}) {
     for (auto pos = source.find(call); pos != std::string::npos; pos = source.find(call, pos + 1)) {
       const auto begin = pos + call.size();
       expect_covered(source.substr(begin, source.find('"', begin) - begin));
     }
   }
-  const std::string relation = "check.fail_at(";
-  for (auto pos = source.find(relation); pos != std::string::npos;
-       pos = source.find(relation, pos + 1)) {
-    const auto path = source.find_first_not_of(", \n", source.find('}', pos) + 1);
-    if (path == std::string::npos || source[path] != '"') continue;  // a computed path
-    expect_covered(source.substr(path + 1, source.find('"', path + 1) - path - 1));
+  for (const std::string relation : {".fail({", "fail_at(c, locations, {"}) {
+    for (auto pos = source.find(relation); pos != std::string::npos;
+         pos = source.find(relation, pos + 1)) {
+      const auto path = source.find_first_not_of(", \n", source.find('}', pos) + 1);
+      if (path == std::string::npos || source[path] != '"') continue;  // a computed path
+      expect_covered(source.substr(path + 1, source.find('"', path + 1) - path - 1));
+    }
   }
   EXPECT_GE(rules, 45);
 }
