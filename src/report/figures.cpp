@@ -221,6 +221,56 @@ void plot_readout(const TrialTraces& tr, const std::string& path) {
   fig.save(path);
 }
 
+namespace {
+
+// One curve: P(+1) with its binomial s.e. at each coherence, and the fitted logistic dashed.
+void draw_psychometric_curve(Axes& ax, const PsychometricCurve& c) {
+  std::vector<double> x, y, lo, hi;
+  double cmin = std::numeric_limits<double>::infinity(), cmax = -cmin;
+  for (const auto& pt : c.points) {
+    if (pt.n <= 0 || !std::isfinite(pt.coherence) || !std::isfinite(pt.p_plus)) continue;
+    const double pp = std::clamp(pt.p_plus, 0.0, 1.0);
+    const double se = std::sqrt(pp * (1.0 - pp) / static_cast<double>(pt.n));
+    x.push_back(pt.coherence);
+    y.push_back(pp);
+    lo.push_back(std::max(0.0, pp - se));
+    hi.push_back(std::min(1.0, pp + se));
+    cmin = std::min(cmin, pt.coherence);
+    cmax = std::max(cmax, pt.coherence);
+  }
+  const std::string name = "stimulus " + std::to_string(c.stimulus);
+  const std::string color(palette_color(c.stimulus == 1 ? 0 : c.stimulus == 2 ? 1 : 2));
+  Style pts;
+  pts.color = color;
+  pts.marker = c.stimulus == 2 ? Marker::kSquare : Marker::kCircle;
+  pts.label = name + (c.relevant ? " (relevant)" : " (irrelevant)");
+  ax.markers_with_errorbars(x, y, lo, hi, pts);
+
+  std::vector<double> fx, fy;
+  if (!x.empty()) {
+    if (!(cmax > cmin)) {
+      const double half = cmin == 0.0 ? 1.0 : 0.5 * std::abs(cmin);
+      cmin -= half;
+      cmax += half;
+    }
+    constexpr int kFitPoints = 121;
+    for (int k = 0; k < kFitPoints; ++k) {
+      const double cc = cmin + (cmax - cmin) * k / (kFitPoints - 1);
+      fx.push_back(cc);
+      fy.push_back(1.0 / (1.0 + std::exp(-(c.bias + c.slope * cc))));
+    }
+  }
+  Style fit;
+  fit.color = color;
+  fit.dash = LineStyle::kDashed;
+  fit.width = 1.6;
+  fit.label = name + " logistic fit";
+  fit.in_legend = false;
+  ax.line(fx, fy, fit);
+}
+
+}  // namespace
+
 void plot_psychometric(const std::vector<PsychometricCurve>& curves, const std::string& path) {
   std::set<int> ctx_set;
   for (const auto& c : curves) ctx_set.insert(c.context);
@@ -249,50 +299,7 @@ void plot_psychometric(const std::vector<PsychometricCurve>& curves, const std::
                      [](const PsychometricCurve* a, const PsychometricCurve* b) {
                        return a->stimulus < b->stimulus;
                      });
-    for (const PsychometricCurve* c : in_ctx) {
-      std::vector<double> x, y, lo, hi;
-      double cmin = std::numeric_limits<double>::infinity(), cmax = -cmin;
-      for (const auto& pt : c->points) {
-        if (pt.n <= 0 || !std::isfinite(pt.coherence) || !std::isfinite(pt.p_plus)) continue;
-        const double pp = std::clamp(pt.p_plus, 0.0, 1.0);
-        const double se = std::sqrt(pp * (1.0 - pp) / static_cast<double>(pt.n));
-        x.push_back(pt.coherence);
-        y.push_back(pp);
-        lo.push_back(std::max(0.0, pp - se));
-        hi.push_back(std::min(1.0, pp + se));
-        cmin = std::min(cmin, pt.coherence);
-        cmax = std::max(cmax, pt.coherence);
-      }
-      const std::string name = "stimulus " + std::to_string(c->stimulus);
-      const std::string color(palette_color(c->stimulus == 1 ? 0 : c->stimulus == 2 ? 1 : 2));
-      Style pts;
-      pts.color = color;
-      pts.marker = c->stimulus == 2 ? Marker::kSquare : Marker::kCircle;
-      pts.label = name + (c->relevant ? " (relevant)" : " (irrelevant)");
-      ax.markers_with_errorbars(x, y, lo, hi, pts);
-
-      std::vector<double> fx, fy;
-      if (!x.empty()) {
-        if (!(cmax > cmin)) {
-          const double half = cmin == 0.0 ? 1.0 : 0.5 * std::abs(cmin);
-          cmin -= half;
-          cmax += half;
-        }
-        constexpr int kFitPoints = 121;
-        for (int k = 0; k < kFitPoints; ++k) {
-          const double cc = cmin + (cmax - cmin) * k / (kFitPoints - 1);
-          fx.push_back(cc);
-          fy.push_back(1.0 / (1.0 + std::exp(-(c->bias + c->slope * cc))));
-        }
-      }
-      Style fit;
-      fit.color = color;
-      fit.dash = LineStyle::kDashed;
-      fit.width = 1.6;
-      fit.label = name + " logistic fit";
-      fit.in_legend = false;
-      ax.line(fx, fy, fit);
-    }
+    for (const PsychometricCurve* c : in_ctx) draw_psychometric_curve(ax, *c);
     if (!in_ctx.empty()) {
       Style proxy;
       proxy.dash = LineStyle::kDashed;
@@ -305,6 +312,51 @@ void plot_psychometric(const std::vector<PsychometricCurve>& curves, const std::
   }
   fig.save(path);
 }
+
+namespace {
+
+// Conditions (sign of stimulus 1, sign of stimulus 2) in a fixed order, so that a condition has
+// the same colour in every panel and figure. Trials with neither sign known (no coherences, no
+// context) are grouped by the sign of their target instead, as in the readout figure.
+struct Condition {
+  int s1, s2, target;
+  int color;
+};
+const std::vector<Condition> kConditions = {
+    {1, 1, 0, 0},  {1, -1, 0, 1}, {-1, 1, 0, 2}, {-1, -1, 0, 3}, {1, 0, 0, 4},
+    {-1, 0, 0, 5}, {0, 1, 0, 4},  {0, -1, 0, 5}, {0, 0, 1, 0},   {0, 0, -1, 1}};
+
+// The trials of panel `ctx` in condition `cond`.
+std::vector<Index> condition_rows(const TrialTraces& tr, int ctx, const Condition& cond,
+                                  bool binary) {
+  std::vector<Index> rows;
+  for (Index i = 0; i < tr.n_trials(); ++i) {
+    if (!in_panel(tr, i, ctx)) continue;
+    const int cx = context_of(tr, i);
+    const int s1 = stimulus_sign(tr, i, 1, cx, binary);
+    const int s2 = stimulus_sign(tr, i, 2, cx, binary);
+    const int ts = s1 == 0 && s2 == 0 ? target_sign(tr, i, binary) : 0;
+    if (s1 == cond.s1 && s2 == cond.s2 && ts == cond.target) rows.push_back(i);
+  }
+  return rows;
+}
+
+// Legend entries for the start (circle) and end (square) markers of phase-plane trajectories.
+void add_start_end_legend(Axes& ax) {
+  Style start;
+  start.width = 0.0;
+  start.color = "#555555";
+  start.start_marker = Marker::kCircle;
+  start.label = "start";
+  ax.legend_entry(start);
+  Style end = start;
+  end.start_marker = Marker::kNone;
+  end.end_marker = Marker::kSquare;
+  end.label = "end";
+  ax.legend_entry(end);
+}
+
+}  // namespace
 
 void plot_latents(const TrialTraces& tr, const std::string& path) {
   const std::vector<int> contexts = panel_contexts(tr);
@@ -320,16 +372,6 @@ void plot_latents(const TrialTraces& tr, const std::string& path) {
   SvgFigure fig(1, n_panels, n_panels == 1 ? kSinglePanelWidth : kPanelWidth,
                 rank >= 2 ? 380.0 : kPanelHeight, title);
   const std::vector<double> t = times_of(tr);
-  // Conditions (sign of stimulus 1, sign of stimulus 2) in a fixed order, so that a condition has
-  // the same colour in every panel and figure. Trials with neither sign known (no coherences, no
-  // context) are grouped by the sign of their target instead, as in the readout figure.
-  struct Condition {
-    int s1, s2, target;
-    int color;
-  };
-  const std::vector<Condition> conditions = {
-      {1, 1, 0, 0},  {1, -1, 0, 1}, {-1, 1, 0, 2}, {-1, -1, 0, 3}, {1, 0, 0, 4},
-      {-1, 0, 0, 5}, {0, 1, 0, 4},  {0, -1, 0, 5}, {0, 0, 1, 0},   {0, 0, -1, 1}};
   for (int p = 0; p < n_panels; ++p) {
     const int ctx = contexts[static_cast<std::size_t>(p)];
     Axes& ax = fig.axes(0, p);
@@ -345,16 +387,8 @@ void plot_latents(const TrialTraces& tr, const std::string& path) {
       ax.set_ylabel("latent \u03ba\u2082");
     }
     if (rank == 0) continue;
-    for (const Condition& cond : conditions) {
-      std::vector<Index> rows;
-      for (Index i = 0; i < tr.n_trials(); ++i) {
-        if (!in_panel(tr, i, ctx)) continue;
-        const int cx = context_of(tr, i);
-        const int s1 = stimulus_sign(tr, i, 1, cx, binary);
-        const int s2 = stimulus_sign(tr, i, 2, cx, binary);
-        const int ts = s1 == 0 && s2 == 0 ? target_sign(tr, i, binary) : 0;
-        if (s1 == cond.s1 && s2 == cond.s2 && ts == cond.target) rows.push_back(i);
-      }
+    for (const Condition& cond : kConditions) {
+      const std::vector<Index> rows = condition_rows(tr, ctx, cond, binary);
       if (rows.empty()) continue;
       std::vector<double> k1, k2, sd;
       row_stats(tr.kappa[0], rows, k1, sd);
@@ -376,17 +410,7 @@ void plot_latents(const TrialTraces& tr, const std::string& path) {
     if (rank == 1) {
       set_time_xlim(ax, t, tr);
     } else {
-      Style start;
-      start.width = 0.0;
-      start.color = "#555555";
-      start.start_marker = Marker::kCircle;
-      start.label = "start";
-      ax.legend_entry(start);
-      Style end = start;
-      end.start_marker = Marker::kNone;
-      end.end_marker = Marker::kSquare;
-      end.label = "end";
-      ax.legend_entry(end);
+      add_start_end_legend(ax);
     }
   }
   if (rank > 0) fig.legend(0, fullest_panel(fig));
