@@ -1,5 +1,3 @@
-#include "lrnn/workflows/sweep.hpp"
-
 #include <fmt/format.h>
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/spdlog.h>
@@ -24,6 +22,7 @@
 #include "lrnn/io/text_file.hpp"
 #include "lrnn/report/svg_plot.hpp"
 #include "lrnn/train/trainer.hpp"
+#include "lrnn/workflows/sweep.hpp"
 
 namespace lrnn {
 
@@ -551,6 +550,45 @@ SweepRecord record_from_json(const std::string& text, const std::string& source)
   return r;
 }
 
+namespace {
+
+// The record of one run: what --collect finds, a finished run's own (unless --rerun), or the run
+// trained now (resumed from its newest checkpoint unless --rerun).
+std::optional<SweepRecord> record_of(const SweepRun& run, const SweepOptions& options,
+                                     const Comm& comm) {
+  std::optional<SweepRecord> rec;
+  if (options.collect) {
+    rec = stored_record(run);
+    if (!rec) rec = blank_record(run);
+  } else if (!options.rerun) {
+    rec = finished_record(run);
+  }
+  if (!rec) {
+    const std::string resume = options.rerun ? "" : resume_checkpoint(run);
+    if (!resume.empty()) spdlog::info("run {} {}: resuming from {}", run.index, run.name, resume);
+    rec = train_run(run, options, comm, resume);
+  }
+  return rec;
+}
+
+// Every rank's records (one JSON line each) in run order; a run no rank reports is "missing".
+std::vector<SweepRecord> records_in_run_order(const std::vector<SweepRun>& runs,
+                                              const std::vector<std::string>& gathered) {
+  std::vector<SweepRecord> all;
+  for (const auto& r : runs) all.push_back(blank_record(r));
+  const auto n_runs = static_cast<std::int64_t>(runs.size());
+  for (std::size_t rank = 0; rank < gathered.size(); ++rank) {
+    std::istringstream lines(gathered[rank]);
+    for (std::string line; std::getline(lines, line);) {
+      SweepRecord r = record_from_json(line, fmt::format("the record from rank {}", rank));
+      if (r.index >= 0 && r.index < n_runs) all[static_cast<std::size_t>(r.index)] = r;
+    }
+  }
+  return all;
+}
+
+}  // namespace
+
 SweepSummary run_sweep(const SweepOptions& options, const Comm& comm,
                        const std::function<void(const SweepRun&, const SweepRecord&)>& on_run) {
   const auto t0 = std::chrono::steady_clock::now();
@@ -583,18 +621,7 @@ SweepSummary run_sweep(const SweepOptions& options, const Comm& comm,
       break;
     }
     const SweepRun& run = runs[i];
-    std::optional<SweepRecord> rec;
-    if (options.collect) {
-      rec = stored_record(run);
-      if (!rec) rec = blank_record(run);
-    } else if (!options.rerun) {
-      rec = finished_record(run);
-    }
-    if (!rec) {
-      const std::string resume = options.rerun ? "" : resume_checkpoint(run);
-      if (!resume.empty()) spdlog::info("run {} {}: resuming from {}", run.index, run.name, resume);
-      rec = train_run(run, options, comm, resume);
-    }
+    const std::optional<SweepRecord> rec = record_of(run, options, comm);
     // A record found by --collect says how that run ended, not that this sweep was stopped.
     if (rec->status == RunStatus::kInterrupted && !options.collect) summary.interrupted = true;
     if (on_run) on_run(run, *rec);
@@ -613,15 +640,7 @@ SweepSummary run_sweep(const SweepOptions& options, const Comm& comm,
     summary.runs = std::move(runs);
     return summary;
   }
-  std::vector<SweepRecord> all;
-  for (const auto& r : runs) all.push_back(blank_record(r));
-  for (std::size_t rank = 0; rank < gathered.size(); ++rank) {
-    std::istringstream lines(gathered[rank]);
-    for (std::string line; std::getline(lines, line);) {
-      SweepRecord r = record_from_json(line, fmt::format("the record from rank {}", rank));
-      if (r.index >= 0 && r.index < summary.n_runs) all[static_cast<std::size_t>(r.index)] = r;
-    }
-  }
+  const std::vector<SweepRecord> all = records_in_run_order(runs, gathered);
   summary.records = all;
   summary.runs = runs;
   if (options.write_summary) {
