@@ -63,6 +63,13 @@ void log_to_stderr(const std::string& name) {
   spdlog::set_default_logger(std::move(logger));
 }
 
+std::optional<int> refuse_bad_launch(const std::string& name) {
+  if (const std::string problem = mpi_launch_problem(); !problem.empty()) {
+    return fail(name, 2, problem);
+  }
+  return std::nullopt;
+}
+
 bool stderr_is_tty() { return isatty(STDERR_FILENO) != 0; }
 
 StopSignals::StopSignals() {

@@ -34,6 +34,10 @@ std::optional<int> parse(CLI::App& app, int argc, char** argv, bool quiet = fals
 /// "NAME: LEVEL: text" lines, so that stdout carries only the app's own output (--json).
 void log_to_stderr(const std::string& name);
 
+/// When this process was started by a launcher that this build cannot serve (an MPI job of a
+/// build without MPI, ...): the one-line error and exit code 2; nullopt to go on.
+std::optional<int> refuse_bad_launch(const std::string& name);
+
 /// Whether stderr is a terminal (progress lines are rewritten in place only there).
 bool stderr_is_tty();
 

@@ -97,9 +97,7 @@ int main(int argc, char** argv) {
   lrnn::CommSession session(argc, argv);
   const lrnn::Comm& comm = session.world();
   const bool root = comm.is_root();
-  if (const std::string problem = lrnn::mpi_launch_problem(); !problem.empty()) {
-    return lrnn::cli::fail("lrnn-sweep", 2, problem);
-  }
+  if (const auto code = lrnn::cli::refuse_bad_launch("lrnn-sweep")) return *code;
   CLI::App app{
       "Train many low-rank RNNs: one config over seeds and a grid of key values, each run into "
       "its own run directory, with a table (sweep.csv) and a figure (sweep.svg) of the results.",

@@ -125,9 +125,7 @@ int main(int argc, char** argv) {
   lrnn::CommSession session(argc, argv);
   const lrnn::Comm& comm = session.world();
   const bool root = comm.is_root();
-  if (const std::string problem = lrnn::mpi_launch_problem(); !problem.empty()) {
-    return lrnn::cli::fail("lrnn-train", 2, problem);
-  }
+  if (const auto code = lrnn::cli::refuse_bad_launch("lrnn-train")) return *code;
   CLI::App app{
       "Train a low-rank RNN (Mastrogiuseppe & Ostojic 2018) on the contextual switch task.",
       "lrnn-train"};
