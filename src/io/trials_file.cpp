@@ -8,6 +8,7 @@
 #include <new>
 #include <optional>
 #include <stdexcept>
+#include <type_traits>
 
 #include "io/hdf5_file.hpp"
 #include "lrnn/core/errors.hpp"
@@ -241,6 +242,55 @@ void write_hdf5(H5::H5File& file, const TrialBatch<double>& t, const std::vector
   if (split != nullptr) detail::write_dataset(file, "split", {hB}, split->data());
 }
 
+// /u into `values` (float or double), refused with a message when it does not fit in memory.
+template <typename T>
+void read_u(const std::string& path, const Dataset& u, std::size_t count, std::vector<T>& values) {
+  try {
+    values.resize(count);
+    u.ds.read(values.data(),
+              std::is_same_v<T, float> ? H5::PredType::NATIVE_FLOAT : H5::PredType::NATIVE_DOUBLE);
+  } catch (const std::bad_alloc&) {
+    fail(path, fmt::format("{} of shape {} ({:.0f} MB in memory) is too large to load", u.name,
+                           shape_text(u.shape),
+                           static_cast<double>(count) * static_cast<double>(sizeof(T)) / 1e6));
+  }
+}
+
+// The datasets of a trials file, their shapes checked: /u (trials x K x d_in), /label, and the
+// optional /context, /coherence (trials x 2) and /split, each with one entry per trial.
+struct Layout {
+  Dataset u, label;
+  std::optional<Dataset> context, coherence, split;
+};
+
+Layout check_layout(const std::string& path, const Reader& r) {
+  const Dataset u = *r.open("u", true);
+  if (u.shape.size() != 3) {
+    fail(path,
+         u.name + " has shape " + shape_text(u.shape) + " but must be trials x K x d_in (rank 3)");
+  }
+  if (u.shape[0] == 0) fail(path, u.name + " has shape " + shape_text(u.shape) + ": zero trials");
+  if (u.shape[1] == 0) fail(path, u.name + " has shape " + shape_text(u.shape) + ": K = 0 steps");
+  if (u.shape[2] == 0) {
+    fail(path, u.name + " has shape " + shape_text(u.shape) + ": d_in = 0 input channels");
+  }
+  const hsize_t n = u.shape[0];
+  const Dataset label = *r.open("label", true);
+  r.check_per_trial(label, n, u.name);
+  const std::optional<Dataset> context = r.open("context", false);
+  if (context) r.check_per_trial(*context, n, u.name);
+  const std::optional<Dataset> coherence = r.open("coherence", false);
+  if (coherence &&
+      (coherence->shape.size() != 2 || coherence->shape[1] != 2 || coherence->shape[0] != n)) {
+    fail(path, fmt::format("{} has shape {} but must be trials x 2 ({}x2): the signed strength "
+                           "of stimulus 1 and 2",
+                           coherence->name, shape_text(coherence->shape), n));
+  }
+  const std::optional<Dataset> split = r.open("split", false);
+  if (split) r.check_per_trial(*split, n, u.name);
+  return {u, label, context, coherence, split};
+}
+
 }  // namespace
 
 // ---------------------------------------------------------------------------------------------
@@ -272,30 +322,13 @@ TrialsFile TrialsFile::load_here(const std::string& path, const TrialsFileOption
     const Reader r(path, group, out.prefix_);
 
     // Shapes of everything first, so a bad file fails before a large read.
-    const Dataset u = *r.open("u", true);
-    if (u.shape.size() != 3) {
-      fail(path, u.name + " has shape " + shape_text(u.shape) +
-                     " but must be trials x K x d_in (rank 3)");
-    }
-    if (u.shape[0] == 0) fail(path, u.name + " has shape " + shape_text(u.shape) + ": zero trials");
-    if (u.shape[1] == 0) fail(path, u.name + " has shape " + shape_text(u.shape) + ": K = 0 steps");
-    if (u.shape[2] == 0) {
-      fail(path, u.name + " has shape " + shape_text(u.shape) + ": d_in = 0 input channels");
-    }
+    const Layout layout = check_layout(path, r);
+    const Dataset& u = layout.u;
+    const Dataset& label = layout.label;
+    const std::optional<Dataset>& context = layout.context;
+    const std::optional<Dataset>& coherence = layout.coherence;
+    const std::optional<Dataset>& split = layout.split;
     const hsize_t n = u.shape[0];
-    const Dataset label = *r.open("label", true);
-    r.check_per_trial(label, n, u.name);
-    const std::optional<Dataset> context = r.open("context", false);
-    if (context) r.check_per_trial(*context, n, u.name);
-    const std::optional<Dataset> coherence = r.open("coherence", false);
-    if (coherence &&
-        (coherence->shape.size() != 2 || coherence->shape[1] != 2 || coherence->shape[0] != n)) {
-      fail(path, fmt::format("{} has shape {} but must be trials x 2 ({}x2): the signed strength "
-                             "of stimulus 1 and 2",
-                             coherence->name, shape_text(coherence->shape), n));
-    }
-    const std::optional<Dataset> split = r.open("split", false);
-    if (split) r.check_per_trial(*split, n, u.name);
 
     out.n_trials_ = static_cast<std::int64_t>(n);
     out.K_ = static_cast<Index>(u.shape[1]);
@@ -303,22 +336,11 @@ TrialsFile TrialsFile::load_here(const std::string& path, const TrialsFileOption
     const std::size_t count = checked_count(path, u.name, u.shape);
     const bool as_float = u.cls == H5T_FLOAT && u.ds.getFloatType().getSize() == sizeof(float);
     reading = u.name;
-    try {
-      if (as_float) {
-        out.u_float_.resize(count);
-        u.ds.read(out.u_float_.data(), H5::PredType::NATIVE_FLOAT);
-      } else {
-        out.u_double_.resize(count);
-        u.ds.read(out.u_double_.data(), H5::PredType::NATIVE_DOUBLE);
-      }
-    } catch (const std::bad_alloc&) {
-      fail(path, fmt::format("{} of shape {} ({:.0f} MB in memory) is too large to load", u.name,
-                             shape_text(u.shape),
-                             static_cast<double>(count) * (as_float ? 4.0 : 8.0) / 1e6));
-    }
     if (as_float) {
+      read_u(path, u, count, out.u_float_);
       check_finite_u(path, u.name, out.u_float_, out.K_, out.d_in_);
     } else {
+      read_u(path, u, count, out.u_double_);
       check_finite_u(path, u.name, out.u_double_, out.K_, out.d_in_);
     }
 
