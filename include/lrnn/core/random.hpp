@@ -26,6 +26,7 @@ enum class Stream : std::uint32_t {
   /// The recurrent noise xi of Euler-Maruyama: kRecurrentNoise + the split (0 train, 1
   /// validation, 2 test), so the splits draw independent noise (NormalBlock below).
   kRecurrentNoise = 64,
+  kFixedPointStarts = 80,  ///< jitter and random starts of the fixed-point finder
 };
 
 /// A sequence of random numbers for one (seed, stream, index). Draws are produced four 32-bit words
