@@ -171,11 +171,10 @@ Network<double> resample_network(const LoadingFit& fit, const Network<double>& o
   return net;
 }
 
-ResampleReport evaluate_resampled(const Network<double>& net, const Config& config,
-                                  const ResampleOptions& options,
-                                  const ResampleProgress& progress) {
-  const auto start = std::chrono::steady_clock::now();
-  const Dims d = net.dims();
+namespace {
+
+// The checks evaluate_resampled and evaluate_networks share.
+void check_evaluable(const Dims& d, const Config& config, const ResampleOptions& options) {
   if (d.N != config.rnn.N || d.R != config.rnn.R || d.d_in != config.rnn.d_in) {
     throw InputError(fmt::format(
         "the network (N {}, R {}, d_in {}) does not match its config (rnn.N {}, rnn.R {}, "
@@ -193,15 +192,37 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
         "resampling evaluates on the contextual switch task (4 input channels), but rnn.d_in = {}",
         d.d_in));
   }
-  if (options.networks < 1 || options.trials < 1 || options.threads < 1) {
-    throw std::invalid_argument("evaluate_resampled: networks, trials and threads must be >= 1");
+  if (options.trials < 1 || options.threads < 1) {
+    throw std::invalid_argument("evaluate_networks: trials and threads must be >= 1");
   }
+}
+
+}  // namespace
+
+std::vector<TaskMetrics> evaluate_networks(const std::function<Network<double>(int)>& make_net,
+                                           int count, const Dims& dims, const Config& config,
+                                           const ResampleOptions& options,
+                                           const ResampleProgress& progress) {
+  check_evaluable(dims, config, options);
+  const ContextSwitchTask task(config.task, config.integrator.dt, config.training.seed, 0, 0,
+                               options.trials);
+  return config.training.precision == Precision::kFloat64
+             ? evaluate_all<double>(make_net, count, config, task, options, progress)
+             : evaluate_all<float>(make_net, count, config, task, options, progress);
+}
+
+ResampleReport evaluate_resampled(const Network<double>& net, const Config& config,
+                                  const ResampleOptions& options,
+                                  const ResampleProgress& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  if (options.networks < 1) {
+    throw std::invalid_argument("evaluate_resampled: networks must be >= 1");
+  }
+  check_evaluable(net.dims(), config, options);
 
   ResampleReport report;
   report.options = options;
   report.fit = fit_loadings(net);
-  const ContextSwitchTask task(config.task, config.integrator.dt, config.training.seed, 0, 0,
-                               options.trials);
   // Network 0 is the trained one, network k >= 1 is draw k - 1.
   const auto make_net = [&](int k) {
     if (k == 0) return net;
@@ -211,9 +232,7 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
   };
   const int count = options.networks + 1;
   std::vector<TaskMetrics> metrics =
-      config.training.precision == Precision::kFloat64
-          ? evaluate_all<double>(make_net, count, config, task, options, progress)
-          : evaluate_all<float>(make_net, count, config, task, options, progress);
+      evaluate_networks(make_net, count, net.dims(), config, options, progress);
 
   report.trained = metrics.front();
   report.resampled.assign(metrics.begin() + 1, metrics.end());

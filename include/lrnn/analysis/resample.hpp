@@ -93,6 +93,13 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
                                   const ResampleOptions& options,
                                   const ResampleProgress& progress = {});
 
+/// Evaluates networks make_net(0) .. make_net(count - 1) in that order on the same trials as
+/// evaluate_resampled (options.networks is not used), with the same checks of the config.
+std::vector<TaskMetrics> evaluate_networks(const std::function<Network<double>(int)>& make_net,
+                                           int count, const Dims& dims, const Config& config,
+                                           const ResampleOptions& options,
+                                           const ResampleProgress& progress = {});
+
 /// One JSON object: options, the fit (component names, mean, cov, C_variance), trained and
 /// resampled figures (accuracy overall and per context, loss), and the per-network list.
 std::string to_json(const ResampleReport& report);
