@@ -1,4 +1,5 @@
 // lrnn-inspect CKPT.h5 [--json] [--resample K] [--trials N] [--threads N] [--seed S] [--eigs]
+//              [--fixed-points [--input U] [--starts S] [--out DIR]] [--truncate r]
 // The low-rank structure of a trained network (analysis/low_rank.hpp) and, with --resample, the
 // accuracy of networks resampled from one Gaussian fitted to its unit loadings
 // (analysis/resample.hpp). Exit codes: 0 done, 1 the run failed, 2 bad usage or checkpoint.
@@ -19,6 +20,7 @@
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/config.hpp"
 #include "lrnn/io/metrics_log.hpp"
+#include "lrnn/workflows/inspect_dynamics.hpp"
 
 namespace {
 
@@ -59,6 +61,13 @@ lrnn::ResampleProgress progress_printer(std::int64_t trials) {
   };
 }
 
+// --threads, else training.threads, else all cores.
+int resolved_threads(int threads, const lrnn::Config& config) {
+  if (threads > 0) return threads;
+  if (config.training.threads > 0) return config.training.threads;
+  return static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -74,6 +83,7 @@ int main(int argc, char** argv) {
   int threads = 0;
   std::uint64_t seed = 0;
   bool eigs = false;
+  lrnn::InspectDynamicsOptions dynamics;
   app.add_option("checkpoint", path, "checkpoint written by lrnn-train (best.h5, final.h5, ...)")
       ->required();
   app.add_flag("--json", json, "print one JSON document on stdout instead of the table");
@@ -81,16 +91,36 @@ int main(int argc, char** argv) {
                  "draw K networks from one Gaussian fitted to the unit loadings and evaluate them")
       ->check(lrnn::cli::positive())
       ->type_name("K");
-  app.add_option("--trials", trials, "test trials per network for --resample (default 512)")
+  app.add_option("--trials", trials,
+                 "test trials per network for --resample and --truncate (default 512)")
       ->check(lrnn::cli::positive());
   app.add_option("--threads", threads,
-                 "threads for --resample (default: training.threads, else all "
+                 "threads for --resample and --fixed-points (default: training.threads, else all "
                  "cores)")
       ->check(lrnn::cli::positive());
   app.add_option("--seed", seed,
                  "key of the resampled networks (default 0); the task keeps its own");
   app.add_flag("--eigs", eigs,
                "compute the eigenvalues of J even above N = 4000 (O(N^3) time, O(N^2) memory)");
+  app.add_flag("--fixed-points", dynamics.fixed_points,
+               "find the fixed and slow points of each task condition's constant input, print "
+               "them and write fixed_points.json (docs/fixed_points.md)");
+  app.add_option("--input", dynamics.input,
+                 "with --fixed-points: this constant input (d_in numbers) instead of the task's "
+                 "10 conditions")
+      ->delimiter(',')
+      ->type_name("U1,U2,..");
+  app.add_option("--starts", dynamics.starts,
+                 "with --fixed-points: starts per condition (default 64, >= 4)")
+      ->check(CLI::Range(4, 1000000));
+  app.add_option("--out", dynamics.out_dir,
+                 "with --fixed-points: output directory (default inspect_<stem> beside the "
+                 "checkpoint)");
+  app.add_option("--truncate", dynamics.truncate,
+                 "evaluate the network with M n^T replaced by its best rank-r approximation "
+                 "(SVD), 1 <= r <= R, on --trials test trials")
+      ->check(lrnn::cli::positive())
+      ->type_name("r");
   app.footer(
       "What the numbers mean: mean-field theory places the eigenvalues of the overlap matrix\n"
       "n^T m/N (entry [r,s] = n_r.m_s/N) as outliers of J = gC + Mn^T/N outside the bulk disk\n"
@@ -106,15 +136,23 @@ int main(int argc, char** argv) {
       "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
   lrnn::cli::log_to_stderr("lrnn-inspect");
-  if (app.count("--resample") == 0 && (app.count("--trials") > 0 || app.count("--seed") > 0)) {
-    return fail(2, "--trials and --seed only apply with --resample K (see --help)");
+  if (app.count("--resample") == 0 && app.count("--truncate") == 0 && app.count("--trials") > 0) {
+    return fail(2, "--trials only applies with --resample K or --truncate r (see --help)");
+  }
+  if (app.count("--resample") == 0 && app.count("--seed") > 0) {
+    return fail(2, "--seed only applies with --resample K (see --help)");
+  }
+  if (!dynamics.fixed_points &&
+      (app.count("--input") > 0 || app.count("--starts") > 0 || app.count("--out") > 0)) {
+    return fail(2, "--input, --starts and --out only apply with --fixed-points (see --help)");
   }
 
   lrnn::LoadedCheckpoint<double> ck;
   lrnn::Config config;
   try {
     ck = lrnn::load_checkpoint<double>(path);
-    if (resample > 0) config = lrnn::parse_config(ck.info.meta.config_yaml, path + ":config_yaml");
+    if (resample > 0 || dynamics.fixed_points || dynamics.truncate > 0)
+      config = lrnn::parse_config(ck.info.meta.config_yaml, path + ":config_yaml");
   } catch (const std::exception& e) {
     return fail(2, e.what());
   }
@@ -136,11 +174,15 @@ int main(int argc, char** argv) {
       o.networks = resample;
       o.trials = trials;
       o.seed = seed;
-      o.threads = threads > 0 ? threads
-                  : config.training.threads > 0
-                      ? config.training.threads
-                      : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+      o.threads = resolved_threads(threads, config);
       report = lrnn::evaluate_resampled(ck.net, config, o, progress_printer(trials));
+    }
+
+    std::optional<lrnn::InspectDynamicsResult> dyn;
+    if (dynamics.fixed_points || dynamics.truncate > 0) {
+      dynamics.threads = resolved_threads(threads, config);
+      dynamics.trials = trials;
+      dyn = lrnn::inspect_dynamics(path, ck.net, config, dynamics);
     }
 
     const char* precision = lrnn::to_string(ck.info.meta.precision);
@@ -151,12 +193,15 @@ int main(int argc, char** argv) {
           .add("precision", std::string_view(precision))
           .add_json("low_rank", lrnn::to_json(summary));
       if (report) doc.add_json("resample", lrnn::to_json(*report));
+      if (dyn && dyn->fixed_points) doc.add_json("fixed_points", dyn->fixed_points_json);
+      if (dyn && dyn->truncation) doc.add_json("truncate", dyn->truncation_json);
       std::printf("%s\n", doc.str().c_str());
     } else {
       std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", path.c_str(),
                   static_cast<long long>(ck.info.meta.step), precision,
                   lrnn::to_text(summary).c_str());
       if (report) std::printf("\n%s", lrnn::to_text(*report).c_str());
+      if (dyn) std::printf("\n%s", dyn->text.c_str());
     }
     return 0;
   } catch (const lrnn::ConfigError& e) {
