@@ -1,5 +1,6 @@
 // lrnn-inspect CKPT.h5 [--json] [--resample K] [--trials N] [--threads N] [--seed S] [--eigs]
 //              [--fixed-points [--input U] [--starts S] [--out DIR]] [--truncate r]
+//              [--resample K --populations P|auto]
 // The low-rank structure of a trained network (analysis/low_rank.hpp) and, with --resample, the
 // accuracy of networks resampled from one Gaussian fitted to its unit loadings
 // (analysis/resample.hpp). Exit codes: 0 done, 1 the run failed, 2 bad usage or checkpoint.
@@ -121,6 +122,11 @@ int main(int argc, char** argv) {
                  "(SVD), 1 <= r <= R, on --trials test trials")
       ->check(lrnn::cli::positive())
       ->type_name("r");
+  app.add_option("--populations", dynamics.populations,
+                 "with --resample K: fit Gaussian mixtures with P populations (EM, 10 starts) "
+                 "instead of one Gaussian, or P = 1..4 with the lowest BIC marked (auto), and "
+                 "evaluate K networks per P with the trained C kept and with C redrawn")
+      ->type_name("P|auto");
   app.footer(
       "What the numbers mean: mean-field theory places the eigenvalues of the overlap matrix\n"
       "n^T m/N (entry [r,s] = n_r.m_s/N) as outliers of J = gC + Mn^T/N outside the bulk disk\n"
@@ -141,6 +147,9 @@ int main(int argc, char** argv) {
   }
   if (app.count("--resample") == 0 && app.count("--seed") > 0) {
     return fail(2, "--seed only applies with --resample K (see --help)");
+  }
+  if (app.count("--populations") > 0 && resample == 0) {
+    return fail(2, "--populations only applies with --resample K (see --help)");
   }
   if (!dynamics.fixed_points &&
       (app.count("--input") > 0 || app.count("--starts") > 0 || app.count("--out") > 0)) {
@@ -169,7 +178,7 @@ int main(int argc, char** argv) {
     const lrnn::LowRankSummary summary = lrnn::summarize_low_rank(ck.net, low_rank_options);
 
     std::optional<lrnn::ResampleReport> report;
-    if (resample > 0) {
+    if (resample > 0 && dynamics.populations.empty()) {
       lrnn::ResampleOptions o;
       o.networks = resample;
       o.trials = trials;
@@ -179,9 +188,12 @@ int main(int argc, char** argv) {
     }
 
     std::optional<lrnn::InspectDynamicsResult> dyn;
-    if (dynamics.fixed_points || dynamics.truncate > 0) {
+    if (dynamics.fixed_points || dynamics.truncate > 0 || !dynamics.populations.empty()) {
       dynamics.threads = resolved_threads(threads, config);
       dynamics.trials = trials;
+      dynamics.resample = resample;
+      dynamics.seed = seed;
+      dynamics.progress = progress_printer(trials);
       dyn = lrnn::inspect_dynamics(path, ck.net, config, dynamics);
     }
 
@@ -195,6 +207,7 @@ int main(int argc, char** argv) {
       if (report) doc.add_json("resample", lrnn::to_json(*report));
       if (dyn && dyn->fixed_points) doc.add_json("fixed_points", dyn->fixed_points_json);
       if (dyn && dyn->truncation) doc.add_json("truncate", dyn->truncation_json);
+      if (dyn && dyn->populations) doc.add_json("populations", dyn->populations_json);
       std::printf("%s\n", doc.str().c_str());
     } else {
       std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", path.c_str(),

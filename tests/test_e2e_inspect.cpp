@@ -203,6 +203,31 @@ TEST_F(E2eInspect, TruncateToFullRankKeepsTheAccuracy) {
   EXPECT_NE(one.out.find("truncated to rank 1"), std::string::npos) << one.out;
 }
 
+TEST_F(E2eInspect, PopulationsAutoFitsOneToFourAndEvaluatesBothBulks) {
+  const AppRun r =
+      run(checkpoint() + " --resample 2 --populations auto --trials 16 --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::optional<test::Json> doc = test::parse_json(r.out);
+  ASSERT_TRUE(doc.has_value()) << r.out;
+  const test::Json& p = (*doc)["populations"];
+  ASSERT_EQ(p["rows"].size(), 4u);
+  double lowest = 1e300;
+  int best = 0;
+  for (int k = 0; k < 4; ++k) {
+    const test::Json& row = p["rows"][static_cast<std::size_t>(k)];
+    EXPECT_EQ(row["populations"], k + 1);
+    EXPECT_EQ(row["weights"].size(), static_cast<std::size_t>(k + 1));
+    EXPECT_EQ(row["per_network_kept_C"].size(), 2u);
+    EXPECT_EQ(row["per_network_redrawn_C"].size(), 2u);
+    if (row["bic"].get<double>() < lowest) {
+      lowest = row["bic"].get<double>();
+      best = k + 1;
+    }
+  }
+  EXPECT_EQ(p["best_bic_populations"], best);
+  EXPECT_FALSE(doc->contains("resample"));  // the mixtures replace the single Gaussian
+}
+
 TEST_F(E2eInspect, BadInputExitsWithTwoAndOneLine) {
   const fs::path text = dir_ / "notes.h5";
   std::ofstream(text) << "not a checkpoint\n";
@@ -224,6 +249,9 @@ TEST_F(E2eInspect, BadInputExitsWithTwoAndOneLine) {
       {"truncate zero", checkpoint() + " --truncate 0", "--truncate"},
       {"truncate above R", checkpoint() + " --truncate 3", "rank R = 2"},
       {"truncate not a number", checkpoint() + " --truncate two", "--truncate"},
+      {"populations without resample", checkpoint() + " --populations 2", "--populations"},
+      {"populations zero", checkpoint() + " --resample 2 --populations 0", "--populations 0"},
+      {"populations word", checkpoint() + " --resample 2 --populations many", "or auto"},
       {"unknown flag", checkpoint() + " --frobnicate", "frobnicate"},
   };
   for (const auto& c : cases) {

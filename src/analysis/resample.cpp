@@ -29,7 +29,9 @@ std::uint64_t stream_index(std::int64_t draw, Index i) {
   return (static_cast<std::uint64_t>(draw) << 32) | static_cast<std::uint64_t>(i);
 }
 
-Spread spread(const std::vector<double>& x) {
+}  // namespace
+
+Spread spread_of(const std::vector<double>& x) {
   Spread s;
   if (x.empty()) return s;
   const double n = static_cast<double>(x.size());
@@ -41,6 +43,8 @@ Spread spread(const std::vector<double>& x) {
   s.max = *std::max_element(x.begin(), x.end());
   return s;
 }
+
+namespace {
 
 detail::Json metrics_json(const TaskMetrics& m) {
   detail::Json j = detail::Json::object();
@@ -243,10 +247,10 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
     acc2.push_back(m.accuracy_ctx[1]);
     loss.push_back(m.loss);
   }
-  report.accuracy = spread(acc);
-  report.accuracy_ctx[0] = spread(acc1);
-  report.accuracy_ctx[1] = spread(acc2);
-  report.loss = spread(loss);
+  report.accuracy = spread_of(acc);
+  report.accuracy_ctx[0] = spread_of(acc1);
+  report.accuracy_ctx[1] = spread_of(acc2);
+  report.loss = spread_of(loss);
   report.wall_time_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

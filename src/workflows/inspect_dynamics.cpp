@@ -2,11 +2,13 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <filesystem>
 
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/text_file.hpp"
 #include "lrnn/report/fixed_points_report.hpp"
+#include "lrnn/report/population_report.hpp"
 #include "lrnn/report/truncate_report.hpp"
 
 namespace lrnn {
@@ -105,6 +107,20 @@ void run_fixed_points(const std::string& checkpoint_path, const Network<double>&
   result.text += fmt::format("  wrote {}\n", json_path);
 }
 
+// The P to fit: one count, or 1..4 for "auto".
+std::vector<int> population_counts(const std::string& text) {
+  constexpr int kAutoMax = 4, kMax = 16;
+  if (text == "auto") return {1, 2, 3, kAutoMax};
+  int P = 0;
+  const char* end = text.data() + text.size();
+  const auto [ptr, ec] = std::from_chars(text.data(), end, P);
+  if (ec != std::errc() || ptr != end || P < 1 || P > kMax) {
+    throw InputError(
+        fmt::format("--populations {}: must be a count from 1 to {} or auto", text, kMax));
+  }
+  return {P};
+}
+
 }  // namespace
 
 InspectDynamicsResult inspect_dynamics(const std::string& checkpoint_path,
@@ -115,6 +131,8 @@ InspectDynamicsResult inspect_dynamics(const std::string& checkpoint_path,
     throw InputError(fmt::format("--truncate {}: must be between 1 and the network's rank R = {}",
                                  options.truncate, net.dims().R));
   }
+  std::vector<int> counts;
+  if (!options.populations.empty()) counts = population_counts(options.populations);
   if (options.fixed_points) run_fixed_points(checkpoint_path, net, config, options, result);
   if (options.truncate > 0) {
     result.truncation =
@@ -122,6 +140,19 @@ InspectDynamicsResult inspect_dynamics(const std::string& checkpoint_path,
     if (!result.text.empty()) result.text += "\n";
     result.text += to_text(*result.truncation);
     result.truncation_json = to_json(*result.truncation);
+  }
+  if (!counts.empty()) {
+    ResampleOptions ro;
+    ro.networks = options.resample;
+    ro.trials = options.trials;
+    ro.seed = options.seed;
+    ro.threads = options.threads;
+    MixtureOptions mo;
+    mo.seed = options.seed;
+    result.populations = evaluate_populations(net, config, counts, ro, mo, options.progress);
+    if (!result.text.empty()) result.text += "\n";
+    result.text += to_text(*result.populations);
+    result.populations_json = to_json(*result.populations);
   }
   return result;
 }

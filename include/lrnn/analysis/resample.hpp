@@ -67,6 +67,9 @@ struct Spread {
   double max = 0.0;
 };
 
+/// The spread of a list of figures (all zeros when it is empty).
+Spread spread_of(const std::vector<double>& x);
+
 struct ResampleReport {
   LoadingFit fit;
   ResampleOptions options;
