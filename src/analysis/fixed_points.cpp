@@ -103,6 +103,10 @@ class Gmres {
   VecX<double> w_, cs_, sn_, g_;
 };
 
+Index trial_steps(double t, double dt, Index at_least) {
+  return std::max<Index>(at_least, static_cast<Index>(std::llround(t / dt)));
+}
+
 // Buffers of the batched flow and descent: sized once per condition, reused by every step.
 struct BatchWork {
   MatX<double> phi, F, G, K, Z;
@@ -151,33 +155,41 @@ double readout_of(const Network<double>& net, const VecX<double>& x) {
   return net.theta.w().dot(tanh_of(x)) / static_cast<double>(x.size()) + net.theta.b();
 }
 
-// The noise-free trial of one condition: x(0) = 0, u_before then u, Euler at dt. Returns the
-// states at `samples` evenly spaced times of the u period (the last one is the end state).
-MatX<double> simulate_trial(const Network<double>& net, const ConstantInput& in, double dt,
-                            Index samples) {
+// The noise-free trial of one condition: x(0) = 0, u_before then u, Euler at dt. `observe(k,
+// after, X)` sees the state after each step k (1-based), `after` steps into the u period (0 in
+// the period before).
+template <typename Observe>
+void run_trial(const Network<double>& net, const ConstantInput& in, double dt, Observe&& observe) {
   const Index N = net.dims().N;
   const VecX<double> u_before =
       in.u_before.size() > 0 ? in.u_before : VecX<double>::Zero(in.u.size());
   const VecX<double> Bu_before = net.theta.B() * u_before;
   const VecX<double> Bu = net.theta.B() * in.u;
-  const auto before_steps = static_cast<Index>(std::llround(in.t_before / dt));
-  const auto after_steps = std::max<Index>(1, static_cast<Index>(std::llround(in.t_after / dt)));
+  const Index before_steps = trial_steps(in.t_before, dt, 0);
+  const Index after_steps = trial_steps(in.t_after, dt, 1);
   const double a = dt / net.tau;
   BatchWork w;
   w.resize(N, net.dims().R, 1);
   MatX<double> X = MatX<double>::Zero(N, 1);
-  for (Index k = 0; k < before_steps; ++k) {
-    rhs_into(net, Bu_before, X, w);
+  for (Index k = 1; k <= before_steps + after_steps; ++k) {
+    rhs_into(net, k <= before_steps ? Bu_before : Bu, X, w);
     X.noalias() += a * w.F;
+    observe(k, std::max<Index>(0, k - before_steps), X);
   }
-  MatX<double> out(N, samples);
+}
+
+// The states at `samples` evenly spaced times of the u period: sample j after step
+// ceil((j + 1) after_steps / samples) of it, the last at the end.
+MatX<double> simulate_trial(const Network<double>& net, const ConstantInput& in, double dt,
+                            Index samples) {
+  const Index after_steps = trial_steps(in.t_after, dt, 1);
+  MatX<double> out(net.dims().N, samples);
   Index next = 0;
-  for (Index k = 1; k <= after_steps; ++k) {
-    rhs_into(net, Bu, X, w);
-    X.noalias() += a * w.F;
-    // Sample j is taken at step ceil((j + 1) after_steps / samples): the last at the end.
-    while (next < samples && k * samples >= (next + 1) * after_steps) out.col(next++) = X.col(0);
-  }
+  run_trial(net, in, dt, [&](Index, Index after, const MatX<double>& X) {
+    while (after > 0 && next < samples && after * samples >= (next + 1) * after_steps) {
+      out.col(next++) = X.col(0);
+    }
+  });
   return out;
 }
 
@@ -571,6 +583,17 @@ RitzValues leading_eigenvalues(const Network<double>& net, const VecX<double>& x
     r.residuals.push_back(residual);
   }
   return r;
+}
+
+MatX<double> trial_states(const Network<double>& net, const ConstantInput& input, double dt,
+                          Index every) {
+  if (!(dt > 0) || every < 1) throw std::invalid_argument("trial_states: dt > 0, every >= 1");
+  const Index steps = trial_steps(input.t_before, dt, 0) + trial_steps(input.t_after, dt, 1);
+  MatX<double> out = MatX<double>::Zero(net.dims().N, 1 + steps / every);
+  run_trial(net, input, dt, [&](Index k, Index, const MatX<double>& X) {
+    if (k % every == 0) out.col(k / every) = X.col(0);
+  });
+  return out;
 }
 
 FixedPointReport find_fixed_points(const Network<double>& net,

@@ -8,6 +8,7 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/text_file.hpp"
 #include "lrnn/report/fixed_points_report.hpp"
+#include "lrnn/report/flow_field_figure.hpp"
 #include "lrnn/report/population_report.hpp"
 #include "lrnn/report/truncate_report.hpp"
 
@@ -104,7 +105,10 @@ void run_fixed_points(const std::string& checkpoint_path, const Network<double>&
   const std::string json_path = (fs::path(dir) / "fixed_points.json").string();
   write_text_file(json_path, result.fixed_points_json + "\n");
   result.files.push_back(json_path);
-  result.text += fmt::format("  wrote {}\n", json_path);
+  for (const std::string& svg : plot_flow_fields(net, *result.fixed_points, fp.dt, dir)) {
+    result.files.push_back(svg);
+  }
+  for (const std::string& f : result.files) result.text += fmt::format("  wrote {}\n", f);
 }
 
 // The P to fit: one count, or 1..4 for "auto".

@@ -133,6 +133,11 @@ bool readout_correct(const ConstantInput& input, const FixedPoint& point);
 
 // The pieces, for tests and for the flow field.
 
+/// The noise-free trial of `input` from x(0) = 0 (u_before for t_before, then u for t_after; Euler
+/// at dt): x(0) and the state after every `every` steps (N x (1 + steps / every)).
+MatX<double> trial_states(const Network<double>& net, const ConstantInput& input, double dt,
+                          Index every);
+
 /// F(X) for the columns of X (N x S) under the constant input u.
 MatX<double> dynamics_rhs(const Network<double>& net, const VecX<double>& u, const MatX<double>& X);
 
