@@ -9,7 +9,7 @@
 set -euo pipefail
 
 packages=(
-  build-essential cmake pkg-config
+  build-essential cmake pkg-config ccache
   libeigen3-dev libyaml-cpp-dev libcli11-dev libspdlog-dev libfmt-dev
   libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev librandom123-dev zlib1g-dev
   nlohmann-json3-dev libxml2-dev libdnnl-dev

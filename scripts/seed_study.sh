@@ -111,7 +111,7 @@ for run in "$out"/*seed*/; do
 done
 
 "$python" - "$out" "$config" "${sets[*]:-}" "$gating" "$root/scripts" "$finder" <<'PY'
-import csv, glob, json, os, re, sys
+import csv, glob, json, os, re, statistics, sys
 out, config, sets, gating = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "true"
 finder = sys.argv[6]
 sys.path.insert(0, sys.argv[5])
@@ -181,8 +181,8 @@ print("\n".join(l.replace("\t", "  ") for l in lines))
 n = len(rows)
 k_final = sum(ok(r[1]) for r in rows)
 k_best = sum(ok(r[2]) for r in rows)
-walls = sorted(r[4] for r in rows if r[4] is not None)
-median = walls[len(walls) // 2] if walls else float("nan")
+walls = [r[4] for r in rows if r[4] is not None]
+median = statistics.median(walls) if walls else float("nan")
 no_basin = sum(1 for r in rows if r[5] == 0)
 summary = (f"summary: {k_final}/{n} seeds >= 0.99 in both contexts at the last step (final.h5), "
            f"{k_best}/{n} in best.h5; median wall {median:.1f} s; "
