@@ -171,6 +171,11 @@ TEST_F(E2eInspect, FixedPointsWritesTheJsonAndEveryTrialLandsOnAStablePoint) {
   EXPECT_EQ(p["x"].size(), 24u);
   EXPECT_EQ(p["kappa"].size(), 2u);
   EXPECT_TRUE(c["trial"]["lands_on_stable_point"].get<bool>());
+  ASSERT_TRUE(c.contains("mean_field"));
+  for (const test::Json& m : c["mean_field"]) {
+    EXPECT_EQ(m["kappa"].size(), 2u);
+    EXPECT_GE(m["kappa_distance"].get<double>(), 0.0);
+  }
   EXPECT_LE(c["trial"]["kappa_distance"].get<double>(), 1e-4);
   // --input: one condition, also in --json on stdout.
   const AppRun one = run(checkpoint() +

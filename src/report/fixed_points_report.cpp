@@ -74,11 +74,29 @@ std::string vec_text(const VecX<double>& v) {
   return s;
 }
 
+Json mean_field_json(const MeanFieldCondition& m) {
+  Json points = Json::array();
+  for (std::size_t i = 0; i < m.points.size(); ++i) {
+    const MeanField::Point& p = m.points[i];
+    Json j = Json::object();
+    j["kappa"] = detail::vector(p.kappa);
+    j["y"] = detail::number(p.y);
+    j["delta0"] = detail::number(p.delta0);
+    j["stable"] = p.stable;
+    j["nearest_point"] = m.nearest[i] < 0 ? Json(nullptr) : Json(m.nearest[i]);
+    j["kappa_distance"] = detail::number(m.distance[i]);
+    points.push_back(std::move(j));
+  }
+  return points;
+}
+
 }  // namespace
 
-std::string to_json(const FixedPointReport& r, const std::string& checkpoint) {
+std::string to_json(const FixedPointReport& r, const std::string& checkpoint,
+                    const std::vector<MeanFieldCondition>* mean_field) {
   Json conditions = Json::array();
-  for (const ConditionPoints& c : r.conditions) {
+  for (std::size_t ci = 0; ci < r.conditions.size(); ++ci) {
+    const ConditionPoints& c = r.conditions[ci];
     Json points = Json::array();
     for (std::size_t i = 0; i < c.points.size(); ++i) {
       points.push_back(point_json(c.points[i], c.input, c.trial.point == static_cast<int>(i)));
@@ -96,6 +114,7 @@ std::string to_json(const FixedPointReport& r, const std::string& checkpoint) {
     j["trial"] = trial_json(c);
     j["candidates"] = c.candidates;
     j["newton_iterations"] = c.newton_iterations;
+    if (mean_field) j["mean_field"] = mean_field_json((*mean_field)[ci]);
     conditions.push_back(std::move(j));
   }
   Json j = Json::object();
@@ -110,7 +129,7 @@ std::string to_json(const FixedPointReport& r, const std::string& checkpoint) {
   return detail::dump(j, 1);
 }
 
-std::string to_text(const FixedPointReport& r) {
+std::string to_text(const FixedPointReport& r, const std::vector<MeanFieldCondition>* mean_field) {
   std::string out;
   auto line = [&out](const std::string& text) { out += text + "\n"; };
   line(fmt::format(
@@ -150,6 +169,24 @@ std::string to_text(const FixedPointReport& r) {
         "{:.1e} in kappa: {}",
         c.input.name, c.trial.y, c.trial.settle_time, c.trial.settled_F_norm, c.trial.point,
         c.trial.kappa_distance, ok ? "a stable point" : "NOT a reported stable point"));
+  }
+  if (mean_field) {
+    line("");
+    line(
+        "  mean field (one Gaussian population fitted to the loadings, bulk variance "
+        "self-consistent): its fixed points");
+    line("  and the distance in kappa to the network's nearest root");
+    for (std::size_t ci = 0; ci < r.conditions.size(); ++ci) {
+      const MeanFieldCondition& m = (*mean_field)[ci];
+      std::string text = fmt::format("  {:<14}", r.conditions[ci].input.name);
+      if (m.points.empty()) text += " (none found)";
+      for (std::size_t i = 0; i < m.points.size(); ++i) {
+        text +=
+            fmt::format(" [{}{} y {:+.2f}: {:.3f} from #{}]", m.points[i].stable ? "" : "unstable ",
+                        vec_text(m.points[i].kappa), m.points[i].y, m.distance[i], m.nearest[i]);
+      }
+      line(text);
+    }
   }
   int candidates = 0, iterations = 0;
   for (const ConditionPoints& c : r.conditions) {

@@ -94,8 +94,14 @@ void run_fixed_points(const std::string& checkpoint_path, const Network<double>&
   std::string error;
   if (!fp.IsValid(&error)) throw InputError("--fixed-points: " + error);
   result.fixed_points = find_fixed_points(net, inputs, fp);
-  result.text += to_text(*result.fixed_points);
-  result.fixed_points_json = to_json(*result.fixed_points, checkpoint_path);
+  std::vector<MeanFieldCondition> mean_field;
+  const std::vector<MeanFieldCondition>* mf = nullptr;
+  if (net.dims().N > 2 * net.dims().R + net.dims().d_in + 1) {  // enough units for a covariance
+    mean_field = compare_mean_field(net, *result.fixed_points);
+    mf = &mean_field;
+  }
+  result.text += to_text(*result.fixed_points, mf);
+  result.fixed_points_json = to_json(*result.fixed_points, checkpoint_path, mf);
   const std::string dir = output_dir(checkpoint_path, options.out_dir);
   std::error_code ec;
   fs::create_directories(dir, ec);
