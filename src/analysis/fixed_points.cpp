@@ -10,6 +10,7 @@
 #include <exception>
 #include <stdexcept>
 
+#include "integrate/bulk_product.hpp"
 #include "lrnn/core/random.hpp"
 
 namespace lrnn {
@@ -107,15 +108,26 @@ Index trial_steps(double t, double dt, Index at_least) {
   return std::max<Index>(at_least, static_cast<Index>(std::llround(t / dt)));
 }
 
-// Buffers of the batched flow and descent: sized once per condition, reused by every step.
+// Buffers of the batched flow and descent: sized once per condition, reused by every step. For
+// the loops over a batch C is packed once (BulkProduct), so that g C phi and g Cᵀ F allocate
+// nothing (Eigen's GEMM would allocate its packing buffers at every product); one column needs
+// no packing (Eigen's GEMV allocates nothing) and one-off products are not worth it.
 struct BatchWork {
   MatX<double> phi, F, G, K, Z;
-  void resize(Index N, Index R, Index S) {
+  detail::BulkProduct<double> bulk;
+  bool packed = false;
+  void resize(const Network<double>& net, Index S, bool pack = false) {
+    const Index N = net.dims().N, R = net.dims().R;
     phi.resize(N, S);
     F.resize(N, S);
     G.resize(N, S);
     K.resize(R, S);
     Z.resize(R, S);
+    packed = pack;
+    if (!pack) return;
+    bulk.reserve(N, S);
+    bulk.pack(net.C,
+              detail::BulkProduct<double>::kForward | detail::BulkProduct<double>::kTransposed);
   }
 };
 
@@ -125,7 +137,12 @@ void rhs_into(const Network<double>& net, const VecX<double>& Bu, const MatX<dou
   const auto& th = net.theta;
   const double inv_N = 1.0 / static_cast<double>(X.rows());
   w.phi = tanh_expr(X.array());
-  w.F.noalias() = net.g * net.C * w.phi;
+  if (w.packed) {
+    w.F.setZero();
+    w.bulk.add(net.g, net.C, w.phi, w.F);
+  } else {
+    w.F.noalias() = net.g * net.C * w.phi;
+  }
   w.K.noalias() = inv_N * th.n().transpose() * w.phi;
   w.F.noalias() += th.M() * w.K;
   w.F -= X;
@@ -136,7 +153,12 @@ void rhs_into(const Network<double>& net, const VecX<double>& Bu, const MatX<dou
 void gradient_into(const Network<double>& net, BatchWork& w) {
   const auto& th = net.theta;
   const double inv_N = 1.0 / static_cast<double>(w.F.rows());
-  w.G.noalias() = net.g * net.C.transpose() * w.F;
+  if (w.packed) {
+    w.G.setZero();
+    w.bulk.add_transposed(net.g, net.C, w.F, w.G);
+  } else {
+    w.G.noalias() = net.g * net.C.transpose() * w.F;
+  }
   w.Z.noalias() = inv_N * th.M().transpose() * w.F;
   w.G.noalias() += th.n() * w.Z;
   w.G.array() *= 1.0 - w.phi.array().square();
@@ -169,7 +191,7 @@ void run_trial(const Network<double>& net, const ConstantInput& in, double dt, O
   const Index after_steps = trial_steps(in.t_after, dt, 1);
   const double a = dt / net.tau;
   BatchWork w;
-  w.resize(N, net.dims().R, 1);
+  w.resize(net, 1);
   MatX<double> X = MatX<double>::Zero(N, 1);
   for (Index k = 1; k <= before_steps + after_steps; ++k) {
     rhs_into(net, k <= before_steps ? Bu_before : Bu, X, w);
@@ -198,7 +220,7 @@ void settle(const Network<double>& net, const VecX<double>& u, VecX<double>& x, 
             double tol, double max_time, double& time, double& F_norm) {
   const VecX<double> Bu = net.theta.B() * u;
   BatchWork w;
-  w.resize(x.size(), net.dims().R, 1);
+  w.resize(net, 1);
   MatX<double> X = x;
   const double a = dt / net.tau;
   const auto max_steps = static_cast<Index>(std::ceil(max_time / dt));
@@ -242,15 +264,15 @@ MatX<double> make_starts(const MatX<double>& own_trial, const MatX<double>& all_
 }
 
 // Stage 2: the even columns follow the flow, the odd ones descend q with Adam.
-void relax_starts(const Network<double>& net, const VecX<double>& u, const FixedPointOptions& o,
-                  MatX<double>& X) {
+void relax_batch(const Network<double>& net, const VecX<double>& u, const FixedPointOptions& o,
+                 MatX<double>& X) {
   const Index N = X.rows(), S = X.cols();
   const Index S_flow = (S + 1) / 2, S_desc = S / 2;
   MatX<double> flow(N, S_flow), desc(N, S_desc);
   for (Index j = 0; j < S; ++j) (j % 2 == 0 ? flow.col(j / 2) : desc.col(j / 2)) = X.col(j);
   const VecX<double> Bu = net.theta.B() * u;
   BatchWork w;
-  w.resize(N, net.dims().R, S_flow);
+  w.resize(net, S_flow, true);
   const auto flow_steps = static_cast<Index>(std::llround(o.relax_time / o.relax_dt));
   const double a = o.relax_dt / net.tau;
   for (Index k = 0; k < flow_steps; ++k) {
@@ -258,7 +280,7 @@ void relax_starts(const Network<double>& net, const VecX<double>& u, const Fixed
     flow.noalias() += a * w.F;
   }
   if (S_desc > 0 && o.descent_iters > 0) {
-    w.resize(N, net.dims().R, S_desc);
+    w.resize(net, S_desc, true);
     MatX<double> m1 = MatX<double>::Zero(N, S_desc), m2 = MatX<double>::Zero(N, S_desc);
     constexpr double kBeta1 = 0.9, kBeta2 = 0.999, kEps = 1e-12;
     double b1 = 1.0, b2 = 1.0;
@@ -362,7 +384,7 @@ std::vector<FixedPoint> solve_condition(const Network<double>& net, const Consta
                                         const MatX<double>& starts, const MatX<double>& pinv_M,
                                         const FixedPointOptions& o, ConditionPoints& stats) {
   MatX<double> X = starts;
-  relax_starts(net, in.u, o, X);
+  relax_batch(net, in.u, o, X);
   const MatX<double> F = dynamics_rhs(net, in.u, X);
   std::vector<Candidate> relaxed;
   for (Index j = 0; j < X.cols(); ++j) {
@@ -474,10 +496,15 @@ const char* to_string(PointKind kind) {
   return "?";
 }
 
+void relax_starts(const Network<double>& net, const VecX<double>& u,
+                  const FixedPointOptions& options, MatX<double>& X) {
+  relax_batch(net, u, options, X);
+}
+
 MatX<double> dynamics_rhs(const Network<double>& net, const VecX<double>& u,
                           const MatX<double>& X) {
   BatchWork w;
-  w.resize(X.rows(), net.dims().R, X.cols());
+  w.resize(net, X.cols());
   rhs_into(net, net.theta.B() * u, X, w);
   return w.F;
 }
@@ -485,7 +512,7 @@ MatX<double> dynamics_rhs(const Network<double>& net, const VecX<double>& u,
 MatX<double> slowness_gradient(const Network<double>& net, const VecX<double>& u,
                                const MatX<double>& X) {
   BatchWork w;
-  w.resize(X.rows(), net.dims().R, X.cols());
+  w.resize(net, X.cols());
   rhs_into(net, net.theta.B() * u, X, w);
   gradient_into(net, w);
   return w.G;

@@ -138,6 +138,11 @@ bool readout_correct(const ConstantInput& input, const FixedPoint& point);
 MatX<double> trial_states(const Network<double>& net, const ConstantInput& input, double dt,
                           Index every);
 
+/// Step 2 on the columns of X (N x S): even columns follow the flow for relax_time, odd ones
+/// descend q with Adam for descent_iters; allocates nothing per step.
+void relax_starts(const Network<double>& net, const VecX<double>& u,
+                  const FixedPointOptions& options, MatX<double>& X);
+
 /// F(X) for the columns of X (N x S) under the constant input u.
 MatX<double> dynamics_rhs(const Network<double>& net, const VecX<double>& u, const MatX<double>& X);
 
