@@ -1,7 +1,11 @@
-// lrnn-inspect CKPT.h5 [--json] [--resample K] [--trials N] [--threads N] [--seed S] [--eigs]
-// The low-rank structure of a trained network (analysis/low_rank.hpp) and, with --resample, the
-// accuracy of networks resampled from one Gaussian fitted to its unit loadings
-// (analysis/resample.hpp). Exit codes: 0 done, 1 the run failed, 2 bad usage or checkpoint.
+// lrnn-inspect CKPT.h5 [--json] [--resample K [--populations P|auto]] [--trials N] [--threads N]
+//              [--seed S] [--eigs] [--fixed-points [--input U] [--starts S] [--out DIR]]
+//              [--truncate r]
+// The low-rank structure of a trained network (analysis/low_rank.hpp); with --resample, the
+// accuracy of networks resampled from one Gaussian (analysis/resample.hpp) or from mixtures
+// (analysis/mixture.hpp) fitted to its unit loadings; with --fixed-points and --truncate, the
+// dynamics analyses of workflows/inspect_dynamics.hpp.
+// Exit codes: 0 done, 1 the run failed, 2 bad usage or checkpoint.
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
@@ -19,6 +23,7 @@
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/train/trainer.hpp"
+#include "lrnn/workflows/inspect_dynamics.hpp"
 
 namespace {
 
@@ -67,7 +72,56 @@ struct Flags {
   int threads = 0;
   std::uint64_t seed = 0;
   bool eigs = false;
+  lrnn::InspectDynamicsOptions dynamics;  ///< --fixed-points, --truncate, --populations
 };
+
+void add_dynamics_flags(CLI::App& app, lrnn::InspectDynamicsOptions& d) {
+  app.add_flag("--fixed-points", d.fixed_points,
+               "find the fixed and slow points of each task condition's constant input, print "
+               "them and write fixed_points.json (docs/fixed_points.md)");
+  app.add_option("--input", d.input,
+                 "with --fixed-points: this constant input (d_in numbers) instead of the task's "
+                 "10 conditions")
+      ->delimiter(',')
+      ->type_name("U1,U2,..");
+  app.add_option("--starts", d.starts, "with --fixed-points: starts per condition (default 64, >= 4)")
+      ->check(CLI::Range(4, 1000000));
+  app.add_option("--out", d.out_dir,
+                 "with --fixed-points: output directory (default inspect_<stem> beside the "
+                 "checkpoint)");
+  app.add_option("--truncate", d.truncate,
+                 "evaluate the network with M n^T replaced by its best rank-r approximation "
+                 "(SVD), 1 <= r <= R, on --trials test trials")
+      ->check(lrnn::cli::positive())
+      ->type_name("r");
+  app.add_option("--populations", d.populations,
+                 "with --resample K: fit Gaussian mixtures with P populations (EM, 10 starts) "
+                 "instead of one Gaussian, or P = 1..4 with the lowest BIC marked (auto), and "
+                 "evaluate K networks per P with the trained C kept and with C redrawn")
+      ->type_name("P|auto");
+}
+
+// Flags that only apply with another one: the message, or "" when the combination is fine.
+std::string misplaced_flag(const CLI::App& app, const Flags& f) {
+  if (app.count("--resample") == 0 && app.count("--truncate") == 0 && app.count("--trials") > 0) {
+    return "--trials only applies with --resample K or --truncate r (see --help)";
+  }
+  if (app.count("--resample") == 0 && app.count("--seed") > 0) {
+    return "--seed only applies with --resample K (see --help)";
+  }
+  if (app.count("--populations") > 0 && f.resample == 0) {
+    return "--populations only applies with --resample K (see --help)";
+  }
+  if (!f.dynamics.fixed_points &&
+      (app.count("--input") > 0 || app.count("--starts") > 0 || app.count("--out") > 0)) {
+    return "--input, --starts and --out only apply with --fixed-points (see --help)";
+  }
+  return "";
+}
+
+bool needs_config(const Flags& f) {
+  return f.resample > 0 || f.dynamics.fixed_points || f.dynamics.truncate > 0;
+}
 
 void add_flags(CLI::App& app, Flags& f) {
   app.add_option("checkpoint", f.path, "checkpoint written by lrnn-train (best.h5, final.h5, ...)")
@@ -77,16 +131,18 @@ void add_flags(CLI::App& app, Flags& f) {
                  "draw K networks from one Gaussian fitted to the unit loadings and evaluate them")
       ->check(lrnn::cli::positive())
       ->type_name("K");
-  app.add_option("--trials", f.trials, "test trials per network for --resample (default 512)")
+  app.add_option("--trials", f.trials,
+                 "test trials per network for --resample and --truncate (default 512)")
       ->check(lrnn::cli::positive());
   app.add_option("--threads", f.threads,
-                 "threads for --resample (default: training.threads, else all "
+                 "threads for --resample and --fixed-points (default: training.threads, else all "
                  "cores)")
       ->check(lrnn::cli::positive());
   app.add_option("--seed", f.seed,
                  "key of the resampled networks (default 0); the task keeps its own");
   app.add_flag("--eigs", f.eigs,
                "compute the eigenvalues of J even above N = 4000 (O(N^3) time, O(N^2) memory)");
+  add_dynamics_flags(app, f.dynamics);
   app.footer(
       "What the numbers mean: mean-field theory places the eigenvalues of the overlap matrix\n"
       "n^T m/N (entry [r,s] = n_r.m_s/N) as outliers of J = gC + Mn^T/N outside the bulk disk\n"
@@ -102,10 +158,12 @@ void add_flags(CLI::App& app, Flags& f) {
       "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
 }
 
-// The low-rank summary, and with --resample the resampled networks' accuracy.
+// The low-rank summary, with --resample the resampled networks' accuracy, and the dynamics
+// analyses asked for.
 struct Inspection {
   lrnn::LowRankSummary summary;
   std::optional<lrnn::ResampleReport> report;
+  std::optional<lrnn::InspectDynamicsResult> dynamics;
 };
 
 Inspection inspect(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck,
@@ -118,16 +176,26 @@ Inspection inspect(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck,
                  "computes them, O(N^3))\n",
                  static_cast<long long>(ck.info.dims.N), static_cast<long long>(kMaxEigenN));
   }
-  Inspection out{lrnn::summarize_low_rank(ck.net, low_rank_options), std::nullopt};
-  if (f.resample > 0) {
+  Inspection out{lrnn::summarize_low_rank(ck.net, low_rank_options), std::nullopt, std::nullopt};
+  // The trainer's policy: the flag, else training.threads, else the cores this process may run
+  // on (its CPU affinity).
+  const int threads = lrnn::resolve_threads(f.threads > 0 ? f.threads : config.training.threads);
+  if (f.resample > 0 && f.dynamics.populations.empty()) {
     lrnn::ResampleOptions o;
     o.networks = f.resample;
     o.trials = f.trials;
     o.seed = f.seed;
-    // The trainer's policy: the flag, else training.threads, else the cores this process may
-    // run on (its CPU affinity).
-    o.threads = lrnn::resolve_threads(f.threads > 0 ? f.threads : config.training.threads);
+    o.threads = threads;
     out.report = lrnn::evaluate_resampled(ck.net, config, o, progress_printer(f.trials));
+  }
+  if (f.dynamics.fixed_points || f.dynamics.truncate > 0 || !f.dynamics.populations.empty()) {
+    lrnn::InspectDynamicsOptions d = f.dynamics;
+    d.threads = threads;
+    d.trials = f.trials;
+    d.resample = f.resample;
+    d.seed = f.seed;
+    d.progress = progress_printer(f.trials);
+    out.dynamics = lrnn::inspect_dynamics(f.path, ck.net, config, d);
   }
   return out;
 }
@@ -141,12 +209,17 @@ void print(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck, const Inspe
         .add("precision", std::string_view(precision))
         .add_json("low_rank", lrnn::to_json(in.summary));
     if (in.report) doc.add_json("resample", lrnn::to_json(*in.report));
+    const auto& dyn = in.dynamics;
+    if (dyn && dyn->fixed_points) doc.add_json("fixed_points", dyn->fixed_points_json);
+    if (dyn && dyn->truncation) doc.add_json("truncate", dyn->truncation_json);
+    if (dyn && dyn->populations) doc.add_json("populations", dyn->populations_json);
     std::printf("%s\n", doc.str().c_str());
   } else {
     std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", f.path.c_str(),
                 static_cast<long long>(ck.info.meta.step), precision,
                 lrnn::to_text(in.summary).c_str());
     if (in.report) std::printf("\n%s", lrnn::to_text(*in.report).c_str());
+    if (in.dynamics) std::printf("\n%s", in.dynamics->text.c_str());
   }
 }
 
@@ -162,15 +235,13 @@ int main(int argc, char** argv) {
   add_flags(app, flags);
   if (const auto code = lrnn::cli::parse(app, argc, argv)) return *code;
   lrnn::cli::log_to_stderr("lrnn-inspect");
-  if (app.count("--resample") == 0 && (app.count("--trials") > 0 || app.count("--seed") > 0)) {
-    return fail(2, "--trials and --seed only apply with --resample K (see --help)");
-  }
+  if (const std::string why = misplaced_flag(app, flags); !why.empty()) return fail(2, why);
 
   lrnn::LoadedCheckpoint<double> ck;
   lrnn::Config config;
   try {
     ck = lrnn::load_checkpoint<double>(flags.path);
-    if (flags.resample > 0) {
+    if (needs_config(flags)) {
       config = lrnn::parse_config(ck.info.meta.config_yaml, flags.path + ":config_yaml");
     }
   } catch (const std::exception& e) {

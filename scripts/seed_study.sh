@@ -2,7 +2,7 @@
 # A seed study: does a config train a network that solves the task for every seed?
 #
 #   scripts/seed_study.sh CONFIG [SEEDS] [--out DIR] [--set KEY=VALUE]... [--no-basins]
-#                         [--trials N] [--threads N] [--gating]
+#                         [--basins scipy|lrnn] [--trials N] [--threads N] [--gating]
 #   scripts/seed_study.sh configs/sanity.yaml            # seeds 0:19 into sweeps/seed_study_sanity
 #   scripts/seed_study.sh configs/default.yaml 0:19 --set rnn.noise_std=0.1
 #
@@ -12,8 +12,10 @@
 #    validation loss) with lrnn-eval on N generated test trials (default 2000) of the original's
 #    noise-free task: --noise-std 0 --input-noise-std 0 --stim-std 0, whatever noise the config
 #    trains with;
-# 3. counts, with scripts/wrong_basins.py, the stimulus conditions (of 8) in which final.h5 has a
-#    stable fixed point whose readout has the wrong sign (--no-basins skips it);
+# 3. counts the stimulus conditions (of 8) in which final.h5 has a stable fixed point whose readout
+#    has the wrong sign (--no-basins skips it): with scripts/wrong_basins.py (--basins scipy, the
+#    default), or with lrnn-inspect --fixed-points (--basins lrnn: the C++ finder, which also
+#    finds saddles; it writes RUN/fixed_points_final/fixed_points.json);
 # 4. prints one row per seed and a summary line: how many seeds reach >= 0.99 accuracy in both
 #    contexts at the last step. The table is also written to DIR/seed_study.tsv.
 # --gating (for configs with input noise and coherences, e.g. configs/noisy.yaml) evaluates final.h5
@@ -33,12 +35,18 @@ config="$1"
 shift
 seeds="0:19"
 if [ $# -ge 1 ] && [[ "$1" != --* ]]; then seeds="$1"; shift; fi
-out="" basins=true trials=2000 threads=() sets=() gating=false
+out="" basins=true finder=scipy trials=2000 threads=() sets=() gating=false
 while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --set) sets+=(--set "$2"); shift 2 ;;
     --no-basins) basins=false; shift ;;
+    --basins)
+      case "${2:-}" in
+        scipy|lrnn) finder="$2" ;;
+        *) echo "seed_study.sh: --basins '${2:-}': must be scipy or lrnn" >&2; exit 2 ;;
+      esac
+      shift 2 ;;
     --gating) gating=true; basins=false; trials=4000; shift ;;
     --trials) trials="$2"; shift 2 ;;
     --threads) threads=(--threads "$2"); shift 2 ;;
@@ -48,7 +56,9 @@ while [ $# -gt 0 ]; do
 done
 [ -f "$config" ] || { echo "seed_study.sh: $config: no such file" >&2; exit 2; }
 [ -n "$out" ] || out="sweeps/seed_study_$(basename "$config" .yaml)"
-for exe in lrnn-sweep lrnn-eval; do
+exes=(lrnn-sweep lrnn-eval)
+[ "$finder" = lrnn ] && exes+=(lrnn-inspect)
+for exe in "${exes[@]}"; do
   [ -x "$build/apps/$exe" ] || { echo "seed_study.sh: $build/apps/$exe not built (scripts/build.sh)" >&2; exit 2; }
 done
 
@@ -86,16 +96,24 @@ for run in "$out"/*seed*/; do
       --input-noise-std 0 --no-figures --out "$dest" "${threads[@]}" > /dev/null 2>&1 ||
       { echo "seed_study.sh: lrnn-eval $run/$which.h5 failed" >&2; status=1; }
   done
-  if $basins && [ -f "$run/final.h5" ] &&
+  if $basins && [ "$finder" = scipy ] && [ -f "$run/final.h5" ] &&
      ! { [ -f "$run/wrong_basins.json" ] && [ "$run/wrong_basins.json" -nt "$run/final.h5" ]; }; then
     "$python" "$root/scripts/wrong_basins.py" "$run/final.h5" --json "$run/wrong_basins.json" \
       > /dev/null || { echo "seed_study.sh: wrong_basins.py $run/final.h5 failed" >&2; status=1; }
   fi
+  fp="$run/fixed_points_final/fixed_points.json"
+  if $basins && [ "$finder" = lrnn ] && [ -f "$run/final.h5" ] &&
+     ! { [ -f "$fp" ] && [ "$fp" -nt "$run/final.h5" ]; }; then
+    "$build/apps/lrnn-inspect" "$run/final.h5" --fixed-points --out "$run/fixed_points_final" \
+      "${threads[@]}" > /dev/null 2>&1 ||
+      { echo "seed_study.sh: lrnn-inspect --fixed-points $run/final.h5 failed" >&2; status=1; }
+  fi
 done
 
-"$python" - "$out" "$config" "${sets[*]:-}" "$gating" "$root/scripts" <<'PY'
+"$python" - "$out" "$config" "${sets[*]:-}" "$gating" "$root/scripts" "$finder" <<'PY'
 import csv, glob, json, os, re, statistics, sys
 out, config, sets, gating = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4] == "true"
+finder = sys.argv[6]
 sys.path.insert(0, sys.argv[5])
 rows = []
 records = {}
@@ -138,8 +156,15 @@ for run in sorted(records, key=seed_of):
     seed = int(re.search(r"seed(\d+)", run).group(1))
     basins = None
     try:
-        with open(os.path.join(run, "wrong_basins.json")) as f:
-            basins = json.load(f)[0]["wrong_conditions"]
+        if finder == "lrnn":
+            # Stimulus conditions (those with a target) with a stable point on the wrong side.
+            with open(os.path.join(run, "fixed_points_final", "fixed_points.json")) as f:
+                conds = json.load(f)["conditions"]
+            basins = sum(1 for c in conds if c["target"] is not None and any(
+                p["kind"] == "stable" and p["readout_correct"] is False for p in c["points"]))
+        else:
+            with open(os.path.join(run, "wrong_basins.json")) as f:
+                basins = json.load(f)[0]["wrong_conditions"]
     except (OSError, KeyError, ValueError, IndexError):
         pass
     rows.append((seed, acc(run, "final"), acc(run, "best"), rec.get("steps"),
@@ -148,7 +173,7 @@ def fmt_acc(a):
     return "   -    " if a is None else f"{a[0]:.3f}/{a[1]:.3f}"
 def ok(a):
     return a is not None and min(a) >= 0.99
-lines = ["seed\tfinal ctx1/ctx2\tbest ctx1/ctx2\tsteps\twall_s\twrong_basins\tstatus"]
+lines = [f"seed\tfinal ctx1/ctx2\tbest ctx1/ctx2\tsteps\twall_s\twrong_basins ({finder})\tstatus"]
 for seed, fin, best, steps, wall, basins, status in rows:
     lines.append(f"{seed}\t{fmt_acc(fin)}\t{fmt_acc(best)}\t{steps}\t"
                  f"{wall:.1f}\t{'-' if basins is None else basins}\t{status}")

@@ -145,6 +145,94 @@ TEST_F(E2eInspect, ResampleReportsAccuracies) {
   }
 }
 
+TEST_F(E2eInspect, FixedPointsWritesTheJsonAndEveryTrialLandsOnAStablePoint) {
+  const fs::path out = dir_ / "dynamics";
+  const AppRun r =
+      run(checkpoint() + " --fixed-points --starts 16 --threads 2 --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("fixed points"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("10/10 trials end on a reported stable point"), std::string::npos) << r.out;
+  std::optional<test::Json> doc = test::parse_json(read_text(out / "fixed_points.json"));
+  ASSERT_TRUE(doc.has_value());
+  EXPECT_EQ((*doc)["N"], 24);
+  EXPECT_EQ((*doc)["options"]["starts"], 16);
+  ASSERT_EQ((*doc)["conditions"].size(), 10u);
+  const test::Json& c = (*doc)["conditions"][1];
+  EXPECT_EQ(c["name"], "ctx1 s1+ s2+");
+  EXPECT_EQ(c["target"], 1);
+  EXPECT_EQ(c["u"].size(), 4u);
+  ASSERT_GE(c["points"].size(), 1u);
+  const test::Json& p = c["points"][0];
+  for (const char* key :
+       {"kind", "root", "unstable", "kappa", "coords", "y", "readout_correct", "F_norm", "q",
+        "eigenvalues", "eigenvalue_residuals", "starts", "trial_ends_here", "x"}) {
+    EXPECT_TRUE(p.contains(key)) << key;
+  }
+  EXPECT_EQ(p["x"].size(), 24u);
+  EXPECT_EQ(p["kappa"].size(), 2u);
+  EXPECT_TRUE(c["trial"]["lands_on_stable_point"].get<bool>());
+  ASSERT_TRUE(c.contains("mean_field"));
+  for (const test::Json& m : c["mean_field"]) {
+    EXPECT_EQ(m["kappa"].size(), 2u);
+    EXPECT_GE(m["kappa_distance"].get<double>(), 0.0);
+  }
+  EXPECT_LE(c["trial"]["kappa_distance"].get<double>(), 1e-4);
+  // --input: one condition, also in --json on stdout.
+  const AppRun one = run(checkpoint() +
+                         " --fixed-points --starts 8 --threads 1 --json --input "
+                         "0.5,-0.5,0.08,-0.14 --out " +
+                         out.string());
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  std::optional<test::Json> d1 = test::parse_json(one.out);
+  ASSERT_TRUE(d1.has_value()) << one.out;
+  ASSERT_EQ((*d1)["fixed_points"]["conditions"].size(), 1u);
+  EXPECT_EQ((*d1)["fixed_points"]["conditions"][0]["u"][0], 0.5);
+}
+
+TEST_F(E2eInspect, TruncateToFullRankKeepsTheAccuracy) {
+  const AppRun r = run(checkpoint() + " --truncate 2 --trials 32 --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::optional<test::Json> doc = test::parse_json(r.out);
+  ASSERT_TRUE(doc.has_value()) << r.out;
+  const test::Json& t = (*doc)["truncate"];
+  EXPECT_EQ(t["rank"], 2);
+  EXPECT_EQ(t["singular_values"].size(), 2u);
+  // r = R is the same network in other factors: the same decisions up to a trial at the boundary
+  // (float32 rounding), the loss to rounding.
+  EXPECT_NEAR(t["truncated"]["accuracy"].get<double>(), t["trained"]["accuracy"].get<double>(),
+              1.0 / 32 + 1e-12);
+  EXPECT_NEAR(t["truncated"]["loss"].get<double>(), t["trained"]["loss"].get<double>(), 1e-4);
+  EXPECT_NEAR(t["relative_error"].get<double>(), 0.0, 1e-12);
+  const AppRun one = run(checkpoint() + " --truncate 1 --trials 32 --threads 1");
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find("truncated to rank 1"), std::string::npos) << one.out;
+}
+
+TEST_F(E2eInspect, PopulationsAutoFitsOneToFourAndEvaluatesBothBulks) {
+  const AppRun r =
+      run(checkpoint() + " --resample 2 --populations auto --trials 16 --threads 1 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::optional<test::Json> doc = test::parse_json(r.out);
+  ASSERT_TRUE(doc.has_value()) << r.out;
+  const test::Json& p = (*doc)["populations"];
+  ASSERT_EQ(p["rows"].size(), 4u);
+  double lowest = 1e300;
+  int best = 0;
+  for (int k = 0; k < 4; ++k) {
+    const test::Json& row = p["rows"][static_cast<std::size_t>(k)];
+    EXPECT_EQ(row["populations"], k + 1);
+    EXPECT_EQ(row["weights"].size(), static_cast<std::size_t>(k + 1));
+    EXPECT_EQ(row["per_network_kept_C"].size(), 2u);
+    EXPECT_EQ(row["per_network_redrawn_C"].size(), 2u);
+    if (row["bic"].get<double>() < lowest) {
+      lowest = row["bic"].get<double>();
+      best = k + 1;
+    }
+  }
+  EXPECT_EQ(p["best_bic_populations"], best);
+  EXPECT_FALSE(doc->contains("resample"));  // the mixtures replace the single Gaussian
+}
+
 TEST_F(E2eInspect, BadInputExitsWithTwoAndOneLine) {
   const fs::path text = dir_ / "notes.h5";
   std::ofstream(text) << "not a checkpoint\n";
@@ -157,6 +245,18 @@ TEST_F(E2eInspect, BadInputExitsWithTwoAndOneLine) {
       {"no arguments", "", "checkpoint"},
       {"zero networks", checkpoint() + " --resample 0", "--resample"},
       {"trials without resample", checkpoint() + " --trials 5", "--trials"},
+      {"input without fixed points", checkpoint() + " --input 0,0,0.08,-0.14", "--input"},
+      {"starts without fixed points", checkpoint() + " --starts 16", "--starts"},
+      {"out without fixed points", checkpoint() + " --out " + (dir_ / "o").string(), "--out"},
+      {"input too short", checkpoint() + " --fixed-points --input 1,2", "needs 4 numbers"},
+      {"input not a number", checkpoint() + " --fixed-points --input 1,x,0,0", "--input"},
+      {"too few starts", checkpoint() + " --fixed-points --starts 2", "--starts"},
+      {"truncate zero", checkpoint() + " --truncate 0", "--truncate"},
+      {"truncate above R", checkpoint() + " --truncate 3", "rank R = 2"},
+      {"truncate not a number", checkpoint() + " --truncate two", "--truncate"},
+      {"populations without resample", checkpoint() + " --populations 2", "--populations"},
+      {"populations zero", checkpoint() + " --resample 2 --populations 0", "--populations 0"},
+      {"populations word", checkpoint() + " --resample 2 --populations many", "or auto"},
       {"unknown flag", checkpoint() + " --frobnicate", "frobnicate"},
   };
   for (const auto& c : cases) {
@@ -171,8 +271,9 @@ TEST_F(E2eInspect, BadInputExitsWithTwoAndOneLine) {
 TEST_F(E2eInspect, HelpExplainsEveryFlag) {
   const AppRun r = run("--help");
   EXPECT_EQ(r.exit_code, 0);
-  for (const char* flag : {"--json", "--resample", "--trials", "--threads", "--seed", "--eigs",
-                           "Exit codes", "outlier"}) {
+  for (const char* flag :
+       {"--json", "--resample", "--trials", "--threads", "--seed", "--eigs", "--fixed-points",
+        "--input", "--starts", "--out", "--truncate", "Exit codes", "outlier"}) {
     EXPECT_NE(r.out.find(flag), std::string::npos) << flag;
   }
 }

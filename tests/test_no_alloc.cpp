@@ -9,6 +9,7 @@
 #include <numeric>
 #include <vector>
 
+#include "lrnn/analysis/fixed_points.hpp"
 #include "lrnn/config/config.hpp"
 #include "lrnn/integrate/bulk_mode.hpp"
 #include "lrnn/integrate/euler_bptt.hpp"
@@ -103,6 +104,29 @@ TEST(NoAlloc, Bf16AllocationsDoNotGrowWithSteps) {
   std::printf("bf16 (%s): %.1f allocations per product\n", bf16_backend().c_str(), per_product);
   constexpr double kOneDnnAllocationsPerProduct = 12.0;  // measured 10 with oneDNN 2.6
   EXPECT_LE(per_product, kOneDnnAllocationsPerProduct);
+}
+
+// The fixed-point finder's relaxation loops (flow and Adam on q) allocate nothing per step:
+// runs that differ only in their number of steps make the same number of allocations.
+long allocations_of_relaxation(double relax_time, int descent_iters) {
+  RnnOptions o;
+  o.N = 200;
+  const Network<double> net = init_network<double>(o, 3);
+  FixedPointOptions f;
+  f.relax_time = relax_time;
+  f.descent_iters = descent_iters;
+  MatX<double> X = MatX<double>::Ones(200, 32);
+  const VecX<double> u = VecX<double>::Constant(4, 0.1);
+  g_mallocs = 0;
+  g_counting = true;
+  relax_starts(net, u, f, X);
+  g_counting = false;
+  return g_mallocs.load();
+}
+
+TEST(NoAlloc, FixedPointRelaxationStepsAllocateNothing) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
+  EXPECT_EQ(allocations_of_relaxation(5.0, 20), allocations_of_relaxation(25.0, 120));
 }
 
 }  // namespace

@@ -29,7 +29,9 @@ std::uint64_t stream_index(std::int64_t draw, Index i) {
   return (static_cast<std::uint64_t>(draw) << 32) | static_cast<std::uint64_t>(i);
 }
 
-Spread spread(const std::vector<double>& x) {
+}  // namespace
+
+Spread spread_of(const std::vector<double>& x) {
   Spread s;
   if (x.empty()) return s;
   const double n = static_cast<double>(x.size());
@@ -41,6 +43,8 @@ Spread spread(const std::vector<double>& x) {
   s.max = *std::max_element(x.begin(), x.end());
   return s;
 }
+
+namespace {
 
 detail::Json metrics_json(const TaskMetrics& m) {
   detail::Json j = detail::Json::object();
@@ -171,11 +175,10 @@ Network<double> resample_network(const LoadingFit& fit, const Network<double>& o
   return net;
 }
 
-ResampleReport evaluate_resampled(const Network<double>& net, const Config& config,
-                                  const ResampleOptions& options,
-                                  const ResampleProgress& progress) {
-  const auto start = std::chrono::steady_clock::now();
-  const Dims d = net.dims();
+namespace {
+
+// The checks evaluate_resampled and evaluate_networks share.
+void check_evaluable(const Dims& d, const Config& config, const ResampleOptions& options) {
   if (d.N != config.rnn.N || d.R != config.rnn.R || d.d_in != config.rnn.d_in) {
     throw InputError(fmt::format(
         "the network (N {}, R {}, d_in {}) does not match its config (rnn.N {}, rnn.R {}, "
@@ -193,15 +196,37 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
         "resampling evaluates on the contextual switch task (4 input channels), but rnn.d_in = {}",
         d.d_in));
   }
-  if (options.networks < 1 || options.trials < 1 || options.threads < 1) {
-    throw std::invalid_argument("evaluate_resampled: networks, trials and threads must be >= 1");
+  if (options.trials < 1 || options.threads < 1) {
+    throw std::invalid_argument("evaluate_networks: trials and threads must be >= 1");
   }
+}
+
+}  // namespace
+
+std::vector<TaskMetrics> evaluate_networks(const std::function<Network<double>(int)>& make_net,
+                                           int count, const Dims& dims, const Config& config,
+                                           const ResampleOptions& options,
+                                           const ResampleProgress& progress) {
+  check_evaluable(dims, config, options);
+  const ContextSwitchTask task(config.task, config.integrator.dt, config.training.seed, 0, 0,
+                               options.trials);
+  return config.training.precision == Precision::kFloat64
+             ? evaluate_all<double>(make_net, count, config, task, options, progress)
+             : evaluate_all<float>(make_net, count, config, task, options, progress);
+}
+
+ResampleReport evaluate_resampled(const Network<double>& net, const Config& config,
+                                  const ResampleOptions& options,
+                                  const ResampleProgress& progress) {
+  const auto start = std::chrono::steady_clock::now();
+  if (options.networks < 1) {
+    throw std::invalid_argument("evaluate_resampled: networks must be >= 1");
+  }
+  check_evaluable(net.dims(), config, options);
 
   ResampleReport report;
   report.options = options;
   report.fit = fit_loadings(net);
-  const ContextSwitchTask task(config.task, config.integrator.dt, config.training.seed, 0, 0,
-                               options.trials);
   // Network 0 is the trained one, network k >= 1 is draw k - 1.
   const auto make_net = [&](int k) {
     if (k == 0) return net;
@@ -211,9 +236,7 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
   };
   const int count = options.networks + 1;
   std::vector<TaskMetrics> metrics =
-      config.training.precision == Precision::kFloat64
-          ? evaluate_all<double>(make_net, count, config, task, options, progress)
-          : evaluate_all<float>(make_net, count, config, task, options, progress);
+      evaluate_networks(make_net, count, net.dims(), config, options, progress);
 
   report.trained = metrics.front();
   report.resampled.assign(metrics.begin() + 1, metrics.end());
@@ -224,10 +247,10 @@ ResampleReport evaluate_resampled(const Network<double>& net, const Config& conf
     acc2.push_back(m.accuracy_ctx[1]);
     loss.push_back(m.loss);
   }
-  report.accuracy = spread(acc);
-  report.accuracy_ctx[0] = spread(acc1);
-  report.accuracy_ctx[1] = spread(acc2);
-  report.loss = spread(loss);
+  report.accuracy = spread_of(acc);
+  report.accuracy_ctx[0] = spread_of(acc1);
+  report.accuracy_ctx[1] = spread_of(acc2);
+  report.loss = spread_of(loss);
   report.wall_time_s =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   return report;

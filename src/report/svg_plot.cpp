@@ -476,6 +476,20 @@ void Axes::band(std::span<const double> xs, std::span<const double> lo, std::spa
   series_.push_back({Kind::kBand, copy(xs), {}, copy(lo), copy(hi), std::move(style)});
 }
 
+void Axes::cells(std::span<const double> xs, std::span<const double> ys,
+                 std::span<const double> shades, double dx, double dy, Style style) {
+  check_sizes("Axes::cells", xs.size(), {ys.size(), shades.size()});
+  if (style.color.empty()) style.color = next_color();
+  series_.push_back({Kind::kCells, copy(xs), copy(ys), copy(shades), {dx, dy}, std::move(style)});
+}
+
+void Axes::arrows(std::span<const double> xs, std::span<const double> ys,
+                  std::span<const double> us, std::span<const double> vs, Style style) {
+  check_sizes("Axes::arrows", xs.size(), {ys.size(), us.size(), vs.size()});
+  if (style.color.empty()) style.color = next_color();
+  series_.push_back({Kind::kArrows, copy(xs), copy(ys), copy(us), copy(vs), std::move(style)});
+}
+
 void Axes::vspan(double x0, double x1, std::string label, std::string color) {
   if (x0 > x1) std::swap(x0, x1);
   spans_.push_back({x0, x1, std::move(label), std::move(color)});
@@ -543,6 +557,20 @@ void Axes::data_limits(double xl[2], double yl[2]) const {
   // Data limits.
   Range xr, yr;
   for (const auto& s : series_) {
+    if (s.kind == Kind::kCells || s.kind == Kind::kArrows) {
+      // A cell counts with its extent, an arrow with both ends.
+      for (std::size_t i = 0; i < s.x.size(); ++i) {
+        if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+        const bool cell = s.kind == Kind::kCells;
+        const double ax = cell ? 0.5 * s.hi[0] : s.lo[i], ay = cell ? 0.5 * s.hi[1] : s.hi[i];
+        if (!std::isfinite(ax) || !std::isfinite(ay)) continue;
+        xr.add(s.x[i] + ax);
+        xr.add(cell ? s.x[i] - ax : s.x[i]);
+        yr.add(s.y[i] + ay);
+        yr.add(cell ? s.y[i] - ay : s.y[i]);
+      }
+      continue;
+    }
     for (std::size_t i = 0; i < s.x.size(); ++i) {
       if (!std::isfinite(s.x[i])) continue;
       // Only what is drawn counts: a band point needs both bounds, an error bar both ends.
@@ -782,6 +810,49 @@ void Axes::append_band(std::string& out, const Series& s, Frame& f) const {
   }
 }
 
+void Axes::append_cells(std::string& out, const Series& s, const Frame& f) const {
+  const std::string color = xml_escape(s.style.color);
+  const auto& m = f.m;
+  const double w = std::abs(m.fx(s.hi[0]) - m.fx(0.0)), h = std::abs(m.fy(s.hi[1]) - m.fy(0.0));
+  // Cells tile exactly, drawn without anti-aliasing: no seams, no darker overlaps.
+  out += "<g shape-rendering=\"crispEdges\">\n";
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i]) || !std::isfinite(s.lo[i])) continue;
+    out += "<rect x=\"" + num(m.fx(s.x[i]) - 0.5 * w) + "\" y=\"" + num(m.fy(s.y[i]) - 0.5 * h) +
+           "\" width=\"" + num(w) + "\" height=\"" + num(h) + "\" fill=\"" + color +
+           "\" fill-opacity=\"" + num(std::clamp(s.lo[i], 0.0, 1.0)) + "\"/>\n";
+  }
+  out += "</g>\n";
+}
+
+void Axes::append_arrows(std::string& out, const Series& s, const Frame& f) const {
+  const auto& m = f.m;
+  std::string d;
+  const double head = s.style.marker_size;
+  for (std::size_t i = 0; i < s.x.size(); ++i) {
+    const double x0 = m.fx(s.x[i]), y0 = m.fy(s.y[i]);
+    const double x1 = m.fx(s.x[i] + s.lo[i]), y1 = m.fy(s.y[i] + s.hi[i]);
+    if (!std::isfinite(x0) || !std::isfinite(y0) || !std::isfinite(x1) || !std::isfinite(y1)) {
+      continue;
+    }
+    const double len = std::hypot(x1 - x0, y1 - y0);
+    if (len < 1e-9) continue;
+    const double ux = (x1 - x0) / len, uy = (y1 - y0) / len;
+    // Two barbs at ±25 degrees from the shaft, pointing back.
+    constexpr double kCos = 0.9063, kSin = 0.4226;
+    const double h = std::min(head, 0.6 * len);
+    d += "M" + num(x0) + " " + num(y0) + "L" + num(x1) + " " + num(y1);
+    d += "M" + num(x1 - h * (kCos * ux - kSin * uy)) + " " + num(y1 - h * (kSin * ux + kCos * uy)) +
+         "L" + num(x1) + " " + num(y1) + "L" + num(x1 - h * (kCos * ux + kSin * uy)) + " " +
+         num(y1 - h * (-kSin * ux + kCos * uy));
+  }
+  if (!d.empty()) {
+    out += "<path d=\"" + d + "\"";
+    append_stroke(out, s.style, s.style.color);
+    out += "/>\n";
+  }
+}
+
 void Axes::append_series(std::string& out, Frame& f, const std::string& id) const {
   for (const auto& s : series_) {
     const bool markers = s.kind == Kind::kMarkers;
@@ -792,7 +863,11 @@ void Axes::append_series(std::string& out, Frame& f, const std::string& id) cons
                 ? "lrnn-clipm-"
                 : "lrnn-clip-") +
            id + ")\">\n";
-    if (s.kind == Kind::kLine) {
+    if (s.kind == Kind::kCells) {
+      append_cells(out, s, f);
+    } else if (s.kind == Kind::kArrows) {
+      append_arrows(out, s, f);
+    } else if (s.kind == Kind::kLine) {
       append_line(out, s, f);
     } else if (s.kind == Kind::kMarkers) {
       append_markers(out, s, f);
@@ -923,7 +998,7 @@ std::vector<Axes::LegendEntry> Axes::legend_entries() const {
   std::vector<LegendEntry> items;
   for (const auto& s : series_) {
     if (s.style.label.empty() || !s.style.in_legend) continue;
-    const auto kind = s.kind == Kind::kLine      ? LegendEntry::Sample::kLine
+    const auto kind = s.kind == Kind::kLine || s.kind == Kind::kArrows ? LegendEntry::Sample::kLine
                       : s.kind == Kind::kMarkers ? LegendEntry::Sample::kMarkers
                                                  : LegendEntry::Sample::kPatch;
     items.push_back({kind, s.style, s.style.fill_opacity});

@@ -67,6 +67,9 @@ struct Spread {
   double max = 0.0;
 };
 
+/// The spread of a list of figures (all zeros when it is empty).
+Spread spread_of(const std::vector<double>& x);
+
 struct ResampleReport {
   LoadingFit fit;
   ResampleOptions options;
@@ -92,6 +95,13 @@ using ResampleProgress = std::function<void(std::int64_t done, std::int64_t tota
 ResampleReport evaluate_resampled(const Network<double>& net, const Config& config,
                                   const ResampleOptions& options,
                                   const ResampleProgress& progress = {});
+
+/// Evaluates networks make_net(0) .. make_net(count - 1) in that order on the same trials as
+/// evaluate_resampled (options.networks is not used), with the same checks of the config.
+std::vector<TaskMetrics> evaluate_networks(const std::function<Network<double>(int)>& make_net,
+                                           int count, const Dims& dims, const Config& config,
+                                           const ResampleOptions& options,
+                                           const ResampleProgress& progress = {});
 
 /// One JSON object: options, the fit (component names, mean, cov, C_variance), trained and
 /// resampled figures (accuracy overall and per context, loss), and the per-network list.

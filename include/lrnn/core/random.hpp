@@ -23,9 +23,12 @@ enum class Stream : std::uint32_t {
   kShuffle = 32,           ///< per-epoch order of the training trials
   kResampleLoadings = 48,  ///< per-unit loadings of a resampled network (analysis/resample.hpp)
   kResampleC = 49,         ///< the bulk C of a resampled network
+  kMixtureStarts = 50,     ///< EM starts of a Gaussian mixture (analysis/mixture.hpp)
+  kMixtureLoadings = 51,   ///< per-unit loadings drawn from a mixture
   /// The recurrent noise xi of Euler-Maruyama: kRecurrentNoise + the split (0 train, 1
   /// validation, 2 test), so the splits draw independent noise (NormalBlock below).
   kRecurrentNoise = 64,
+  kFixedPointStarts = 80,  ///< jitter and random starts of the fixed-point finder
 };
 
 /// A sequence of random numbers for one (seed, stream, index). Draws are produced four 32-bit words

@@ -116,6 +116,15 @@ class Axes {
   /// The region between lo(x) and hi(x), filled translucent (matplotlib's fill_between).
   void band(std::span<const double> xs, std::span<const double> lo, std::span<const double> hi,
             Style style = {});
+  /// Rectangles of size dx x dy centred at (xs[i], ys[i]), filled with the style's colour at
+  /// opacity shades[i] (clamped to 0..1): a shaded grid (matplotlib's pcolormesh), drawn behind
+  /// the series added after it. Non-finite shades are not drawn.
+  void cells(std::span<const double> xs, std::span<const double> ys, std::span<const double> shades,
+             double dx, double dy, Style style = {});
+  /// Arrows from (xs[i], ys[i]) to (xs[i] + us[i], ys[i] + vs[i]) in data units, each with a
+  /// head of style.marker_size px (matplotlib's quiver with scale 1).
+  void arrows(std::span<const double> xs, std::span<const double> ys, std::span<const double> us,
+              std::span<const double> vs, Style style = {});
   /// A shaded interval x0 <= x <= x1 over the full height (axvspan), e.g. the loss window; a
   /// non-empty label puts it in the legend.
   void vspan(double x0, double x1, std::string label = {}, std::string color = "#9a9a9a");
@@ -133,7 +142,8 @@ class Axes {
 
  private:
   friend class SvgFigure;
-  enum class Kind { kLine, kMarkers, kBand };
+  enum class Kind { kLine, kMarkers, kBand, kCells, kArrows };
+  // kCells: lo = shades, hi = {dx, dy}; kArrows: lo = us, hi = vs.
   struct Series {
     Kind kind;
     std::vector<double> x, y, lo, hi;
@@ -169,6 +179,8 @@ class Axes {
   void append_line(std::string& out, const Series& s, Frame& f) const;
   void append_markers(std::string& out, const Series& s, Frame& f) const;
   void append_band(std::string& out, const Series& s, Frame& f) const;
+  void append_cells(std::string& out, const Series& s, const Frame& f) const;
+  void append_arrows(std::string& out, const Series& s, const Frame& f) const;
   void append_axis(std::string& out, const Frame& f) const;
   void append_legend(std::string& out, const Frame& f) const;
 
