@@ -197,12 +197,7 @@ Network<double> resample_from_mixture(const GaussianMixture& g, const Network<do
             ? d.N
             : std::min<Index>(d.N, std::llround(cumulative * static_cast<double>(d.N))));
   }
-  Network<double> net;
-  net.g = original.g;
-  net.tau = original.tau;
-  net.noise_std = original.noise_std;
-  net.noise_seed = original.noise_seed;
-  net.theta = Params<double>(d);
+  Network<double> net = network_shell(original, d);
   MatX<double> v(d.N, P);
   VecX<double> z(P);
   std::size_t p = 0;

@@ -131,6 +131,16 @@ LoadingFit fit_loadings(const Network<double>& net) {
   return fit;
 }
 
+Network<double> network_shell(const Network<double>& original, const Dims& d) {
+  Network<double> net;
+  net.g = original.g;
+  net.tau = original.tau;
+  net.noise_std = original.noise_std;
+  net.noise_seed = original.noise_seed;
+  net.theta = Params<double>(d);
+  return net;
+}
+
 Network<double> resample_network(const LoadingFit& fit, const Network<double>& original,
                                  std::uint64_t seed, std::int64_t draw) {
   const Dims d = original.dims();
@@ -147,12 +157,7 @@ Network<double> resample_network(const LoadingFit& fit, const Network<double>& o
   const VecX<double> root = eig.eigenvalues().cwiseMax(0.0).cwiseSqrt();
   const MatX<double> factor = eig.eigenvectors() * root.asDiagonal();
 
-  Network<double> net;
-  net.g = original.g;
-  net.tau = original.tau;
-  net.noise_std = original.noise_std;
-  net.noise_seed = original.noise_seed;
-  net.theta = Params<double>(d);
+  Network<double> net = network_shell(original, d);
   VecX<double> z(P);
   MatX<double> v(d.N, P);
   for (Index i = 0; i < d.N; ++i) {

@@ -40,6 +40,10 @@ std::vector<std::string> loading_names(const Dims& dims);
 /// The N x P matrix whose row i is v_i.
 MatX<double> unit_loadings(const Network<double>& net);
 
+/// A network of sizes d with `original`'s g, tau and noise, zero parameters and no C: the shell a
+/// resampled network's loadings (and C) are drawn into.
+Network<double> network_shell(const Network<double>& original, const Dims& d);
+
 /// Sample mean and covariance of the rows of unit_loadings(net), and the variance of C. N >= 2.
 LoadingFit fit_loadings(const Network<double>& net);
 
