@@ -85,6 +85,52 @@ double AdaptiveDriver<Scalar>::initial_step(Rhs<Scalar> f, double t0, double t_l
 }
 
 template <typename Scalar>
+double AdaptiveDriver<Scalar>::start(Rhs<Scalar> f, double t0, double t_target, Mat& X,
+                                     SolveResult& r, double& last_err) {
+  const Index rows = X.rows(), cols = X.cols();
+  stepper_.resize(rows, cols);
+  for (Mat* m : {&X_, &X1_, &k1_, &k7_, &E_}) m->resize(rows, cols);
+  X_ = X;
+  f({t0, Side::kRight}, X_, k1_);
+  ++r.rhs_evals;
+  if (!k1_.allFinite()) {
+    // No step size can help; say so at once instead of shrinking h to dt_min first.
+    last_err = std::numeric_limits<double>::infinity();
+    return 0.0;
+  }
+  if (options_.h0 != 0.0) return options_.h0;
+  ++r.rhs_evals;
+  return initial_step(f, t0, t_target);
+}
+
+template <typename Scalar>
+std::optional<std::pair<SolveStatus, std::string>> AdaptiveDriver<Scalar>::give_up(
+    double t, double h, double last_err, double t0, double t1, const SolveResult& r) const {
+  const auto& control = options_.control;
+  // The negated test also catches h = NaN.
+  if (!(h >= control.dt_min)) {
+    const bool finite = std::isfinite(last_err) && std::isfinite(h);
+    return std::pair{
+        SolveStatus::kStepSizeUnderflow,
+        format("step size underflow at t = %.9g: the controller asks for h = %.3g < dt_min = %.3g "
+               "after %lld rejected steps (last error norm %.3g%s)",
+               t, h, control.dt_min, static_cast<long long>(r.steps_rejected), last_err,
+               finite ? "; a stiff or singular right-hand side?"
+                      : ": the state or its derivative is not finite")};
+  }
+  if (r.steps_accepted + r.steps_rejected >= options_.max_steps) {
+    return std::pair{
+        SolveStatus::kMaxStepsExceeded,
+        format("max_steps = %lld reached at t = %.9g of [%.9g, %.9g] (%lld accepted, %lld "
+               "rejected, h = %.3g); raise integrator.max_steps or rtol",
+               static_cast<long long>(options_.max_steps), t, t0, t1,
+               static_cast<long long>(r.steps_accepted), static_cast<long long>(r.steps_rejected),
+               h)};
+  }
+  return std::nullopt;
+}
+
+template <typename Scalar>
 SolveResult AdaptiveDriver<Scalar>::solve(Rhs<Scalar> f, double t0, double t1,
                                           std::span<const double> stop_times, Mat& X,
                                           StepObserver<Scalar> observer) {
@@ -94,12 +140,6 @@ SolveResult AdaptiveDriver<Scalar>::solve(Rhs<Scalar> f, double t0, double t1,
   if (!std::is_sorted(stop_times.begin(), stop_times.end())) {
     throw Error("adaptive driver: stop times must be sorted ascending");
   }
-  const Index rows = X.rows(), cols = X.cols();
-  stepper_.resize(rows, cols);
-  for (Mat* m : {&X_, &X1_, &k1_, &k7_, &E_}) m->resize(rows, cols);
-  X_ = X;
-
-  const auto& control = options_.control;
   SolveResult r;
   // The first stop strictly inside (t0, t1); those at or before the current t are passed.
   auto stop = std::upper_bound(stop_times.begin(), stop_times.end(), t0);
@@ -107,18 +147,7 @@ SolveResult AdaptiveDriver<Scalar>::solve(Rhs<Scalar> f, double t0, double t1,
 
   double t = t0;
   double last_err = 0.0;
-  f({t0, Side::kRight}, X_, k1_);
-  ++r.rhs_evals;
-  double h = options_.h0;
-  if (!k1_.allFinite()) {
-    // No step size can help; say so at once instead of shrinking h to dt_min first.
-    h = 0.0;
-    last_err = std::numeric_limits<double>::infinity();
-  } else if (h == 0.0) {
-    h = initial_step(f, t0, next_target());
-    ++r.rhs_evals;
-  }
-
+  double h = start(f, t0, next_target(), X, r, last_err);
   bool after_reject = false;
   const auto finish = [&](SolveStatus status, std::string message) {
     X = X_;
@@ -131,23 +160,8 @@ SolveResult AdaptiveDriver<Scalar>::solve(Rhs<Scalar> f, double t0, double t1,
 
   while (t < t1) {
     const double target = next_target();
-    // The negated test also catches h = NaN.
-    if (!(h >= control.dt_min)) {
-      const bool finite = std::isfinite(last_err) && std::isfinite(h);
-      return finish(SolveStatus::kStepSizeUnderflow,
-                    format("step size underflow at t = %.9g: the controller asks for h = %.3g < "
-                           "dt_min = %.3g after %lld rejected steps (last error norm %.3g%s)",
-                           t, h, control.dt_min, static_cast<long long>(r.steps_rejected), last_err,
-                           finite ? "; a stiff or singular right-hand side?"
-                                  : ": the state or its derivative is not finite"));
-    }
-    if (r.steps_accepted + r.steps_rejected >= options_.max_steps) {
-      return finish(SolveStatus::kMaxStepsExceeded,
-                    format("max_steps = %lld reached at t = %.9g of [%.9g, %.9g] (%lld accepted, "
-                           "%lld rejected, h = %.3g); raise integrator.max_steps or rtol",
-                           static_cast<long long>(options_.max_steps), t, t0, t1,
-                           static_cast<long long>(r.steps_accepted),
-                           static_cast<long long>(r.steps_rejected), h));
+    if (auto end = give_up(t, h, last_err, t0, t1, r)) {
+      return finish(end->first, std::move(end->second));
     }
     const bool clipped = t + kStretch * h >= target;
     // Landing on the target exactly (not t + h) keeps stop times exact, so the next step starts

@@ -97,21 +97,22 @@ void shade_and_arrows(Axes& ax, const Network<double>& net, const MatX<double>& 
   ax.arrows(ax0, ay0, au, av, arrow);
 }
 
-}  // namespace
-
-std::vector<std::string> plot_flow_fields(const Network<double>& net,
-                                          const FixedPointReport& report, double dt,
-                                          const std::string& dir) {
-  if (net.dims().R < 2 || report.conditions.empty()) return {};
-  const MatX<double> U = flow_directions(net);
-  const Index every = std::max<Index>(1, static_cast<Index>(std::llround(0.5 / dt)));
-  // Trajectories and groups.
+// Each condition's trial in the plane, the conditions grouped by figure, and the plane's limits
+// {x0, x1, y0, y1} around the trials and the roots.
+struct Plane {
   std::map<std::string, std::vector<std::size_t>> groups;
   std::vector<MatX<double>> traj;
   double lim[4] = {
       std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
       std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity()};
-  const auto widen = [&lim](double a, double b) {
+};
+
+Plane lay_out_plane(const Network<double>& net, const MatX<double>& U,
+                    const FixedPointReport& report, double dt) {
+  const Index every = std::max<Index>(1, static_cast<Index>(std::llround(0.5 / dt)));
+  Plane plane;
+  double* lim = plane.lim;
+  const auto widen = [lim](double a, double b) {
     lim[0] = std::min(lim[0], a);
     lim[1] = std::max(lim[1], a);
     lim[2] = std::min(lim[2], b);
@@ -119,9 +120,10 @@ std::vector<std::string> plot_flow_fields(const Network<double>& net,
   };
   for (std::size_t c = 0; c < report.conditions.size(); ++c) {
     const ConditionPoints& cp = report.conditions[c];
-    groups[group_of(cp.input.name)].push_back(c);
-    traj.push_back(plane_coordinates(U, trial_states(net, cp.input, dt, every)));
-    for (Index t = 0; t < traj.back().cols(); ++t) widen(traj.back()(0, t), traj.back()(1, t));
+    plane.groups[group_of(cp.input.name)].push_back(c);
+    plane.traj.push_back(plane_coordinates(U, trial_states(net, cp.input, dt, every)));
+    const MatX<double>& T = plane.traj.back();
+    for (Index t = 0; t < T.cols(); ++t) widen(T(0, t), T(1, t));
     for (const FixedPoint& p : cp.points) {
       if (p.root) widen(p.coords[0], p.coords[1]);
     }
@@ -133,9 +135,88 @@ std::vector<std::string> plot_flow_fields(const Network<double>& net,
     lim[a] = mid - 0.75 * span;
     lim[a + 1] = mid + 0.75 * span;
   }
+  return plane;
+}
+
+// The trajectories of panel `col`: the condition's own, or all of the group's on a panel without a
+// target.
+void draw_trajectories(Axes& ax, const FixedPointReport& report, const Plane& plane,
+                       const std::vector<std::size_t>& members, int col) {
+  const ConditionPoints& cp = report.conditions[members[static_cast<std::size_t>(col)]];
+  int colour = 0;
+  for (const std::size_t c : members) {
+    const bool own = c == members[static_cast<std::size_t>(col)];
+    const bool show = own || cp.input.target == 0;
+    const int this_colour = colour++;
+    if (!show || (cp.input.target == 0 && report.conditions[c].input.target == 0 && !own)) {
+      continue;
+    }
+    const MatX<double>& T = plane.traj[c];
+    std::vector<double> x(static_cast<std::size_t>(T.cols())), y(x.size());
+    for (Index t = 0; t < T.cols(); ++t) {
+      x[static_cast<std::size_t>(t)] = T(0, t);
+      y[static_cast<std::size_t>(t)] = T(1, t);
+    }
+    Style line;
+    line.color = std::string(palette_color(this_colour + 1));
+    line.width = 2.0;
+    line.start_marker = Marker::kCircle;
+    line.end_marker = Marker::kCircle;
+    line.label = report.conditions[c].input.name + " trial";
+    line.in_legend = false;
+    ax.line(x, y, line);
+  }
+}
+
+void draw_fixed_points(Axes& ax, const ConditionPoints& cp) {
+  for (const FixedPoint& p : cp.points) {
+    const Kind k = kind_style(p.kind);
+    Style s;
+    s.color = k.color;
+    s.marker = k.marker;
+    s.marker_size = 5.5;
+    s.label = k.label;
+    s.in_legend = false;
+    const double x = p.coords[0], y = p.coords[1];
+    ax.markers_with_errorbars(std::span(&x, 1), std::span(&y, 1), std::span(&kNaN, 1),
+                              std::span(&kNaN, 1), s);
+  }
+}
+
+// One legend for the figure, on its first panel: point kinds and trials.
+void add_legend(SvgFigure& fig) {
+  Axes& first = fig.axes(0, 0);
+  for (const PointKind kind : {PointKind::kStable, PointKind::kSaddle, PointKind::kUnstable,
+                               PointKind::kMarginal, PointKind::kSlow}) {
+    const Kind k = kind_style(kind);
+    Style s;
+    s.color = k.color;
+    s.marker = k.marker;
+    s.width = 0.0;
+    s.label = k.label;
+    first.legend_entry(s);
+  }
+  Style trial;
+  trial.color = std::string(palette_color(1));
+  trial.start_marker = Marker::kCircle;
+  trial.end_marker = Marker::kCircle;
+  trial.label = "trial from x = 0 (hollow: start, filled: end)";
+  first.legend_entry(trial);
+  fig.legend(0, 0);
+}
+
+}  // namespace
+
+std::vector<std::string> plot_flow_fields(const Network<double>& net,
+                                          const FixedPointReport& report, double dt,
+                                          const std::string& dir) {
+  if (net.dims().R < 2 || report.conditions.empty()) return {};
+  const MatX<double> U = flow_directions(net);
+  const Plane plane = lay_out_plane(net, U, report, dt);
+  const double* lim = plane.lim;
   const bool from_m = net.dims().R == 2;
   std::vector<std::string> files;
-  for (const auto& [group, members] : groups) {
+  for (const auto& [group, members] : plane.groups) {
     const int cols = static_cast<int>(members.size());
     SvgFigure fig(1, cols, 300, 300,
                   fmt::format("Latent flow field, {}: k = U⁺x along {}; speed |dk/dt| shaded, "
@@ -151,62 +232,10 @@ std::vector<std::string> plot_flow_fields(const Network<double>& net,
       ax.set_xlim(lim[0], lim[1]);
       ax.set_ylim(lim[2], lim[3]);
       shade_and_arrows(ax, net, U, cp.input.u, lim);
-      // Trajectories: the condition's own, or all of the group's on a panel without a target.
-      int colour = 0;
-      for (const std::size_t c : members) {
-        const bool own = c == members[static_cast<std::size_t>(col)];
-        const bool show = own || cp.input.target == 0;
-        const int this_colour = colour++;
-        if (!show || (cp.input.target == 0 && report.conditions[c].input.target == 0 && !own)) {
-          continue;
-        }
-        const MatX<double>& T = traj[c];
-        std::vector<double> x(static_cast<std::size_t>(T.cols())), y(x.size());
-        for (Index t = 0; t < T.cols(); ++t) {
-          x[static_cast<std::size_t>(t)] = T(0, t);
-          y[static_cast<std::size_t>(t)] = T(1, t);
-        }
-        Style line;
-        line.color = std::string(palette_color(this_colour + 1));
-        line.width = 2.0;
-        line.start_marker = Marker::kCircle;
-        line.end_marker = Marker::kCircle;
-        line.label = report.conditions[c].input.name + " trial";
-        line.in_legend = false;
-        ax.line(x, y, line);
-      }
-      for (const FixedPoint& p : cp.points) {
-        const Kind k = kind_style(p.kind);
-        Style s;
-        s.color = k.color;
-        s.marker = k.marker;
-        s.marker_size = 5.5;
-        s.label = k.label;
-        s.in_legend = false;
-        const double x = p.coords[0], y = p.coords[1];
-        ax.markers_with_errorbars(std::span(&x, 1), std::span(&y, 1), std::span(&kNaN, 1),
-                                  std::span(&kNaN, 1), s);
-      }
+      draw_trajectories(ax, report, plane, members, col);
+      draw_fixed_points(ax, cp);
     }
-    // One legend for the figure: point kinds and trials.
-    Axes& first = fig.axes(0, 0);
-    for (const PointKind kind : {PointKind::kStable, PointKind::kSaddle, PointKind::kUnstable,
-                                 PointKind::kMarginal, PointKind::kSlow}) {
-      const Kind k = kind_style(kind);
-      Style s;
-      s.color = k.color;
-      s.marker = k.marker;
-      s.width = 0.0;
-      s.label = k.label;
-      first.legend_entry(s);
-    }
-    Style trial;
-    trial.color = std::string(palette_color(1));
-    trial.start_marker = Marker::kCircle;
-    trial.end_marker = Marker::kCircle;
-    trial.label = "trial from x = 0 (hollow: start, filled: end)";
-    first.legend_entry(trial);
-    fig.legend(0, 0);
+    add_legend(fig);
     const std::string path =
         (std::filesystem::path(dir) / ("flow_field_" + group + ".svg")).string();
     fig.save(path);

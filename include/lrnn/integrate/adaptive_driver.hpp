@@ -11,8 +11,10 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "lrnn/integrate/dopri5.hpp"
 #include "lrnn/integrate/step_controller.hpp"
@@ -108,6 +110,13 @@ class AdaptiveDriver {
 
  private:
   double initial_step(Rhs<Scalar> f, double t0, double t1);
+  /// Sizes the buffers, copies X in, evaluates k1 = f(t0, X) and returns the first step size (0,
+  /// with last_err = inf, when k1 is not finite).
+  double start(Rhs<Scalar> f, double t0, double t_target, Mat& X, SolveResult& r, double& last_err);
+  /// Why the loop must end before the next step, if it must: h below dt_min, or max_steps taken.
+  std::optional<std::pair<SolveStatus, std::string>> give_up(double t, double h, double last_err,
+                                                             double t0, double t1,
+                                                             const SolveResult& r) const;
 
   AdaptiveDriverOptions options_;
   StepController controller_;
