@@ -242,7 +242,7 @@ int main(int argc, char** argv) {
   try {
     ck = lrnn::load_checkpoint<double>(flags.path);
     if (needs_config(flags)) {
-      config = lrnn::parse_config(ck.info.meta.config_yaml, flags.path + ":config_yaml");
+      config = lrnn::stored_config(ck.info.meta, flags.path);
     }
   } catch (const std::exception& e) {
     return fail(2, e.what());  // any failure to read the checkpoint is bad input

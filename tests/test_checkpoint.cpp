@@ -566,6 +566,36 @@ TEST_F(CheckpointTest, MismatchedAdamStateIsRefusedBeforeWriting) {
 // ---------------------------------------------------------------------------------------------
 // Checksums (io/dataset_checksum.hpp)
 
+// Every reader of a checkpoint's config (lrnn-train --resume, lrnn-eval, lrnn-inspect, the sweep's
+// resume) goes through stored_config, so a bad stored config is named the same way everywhere.
+TEST(StoredConfig, ParsesTheStoredYamlAndNamesOneLabelWhenItDoesNot) {
+  CheckpointMeta meta;
+  Config expected;
+  expected.rnn.N = 24;
+  expected.training.seed = 5;
+  meta.config_yaml = to_yaml(expected);
+  EXPECT_EQ(to_yaml(stored_config(meta, "run/final.h5")), meta.config_yaml);
+  EXPECT_EQ(stored_config_label("run/final.h5"), "run/final.h5:/config_yaml");
+
+  struct Case {
+    std::string yaml, expect;
+  };
+  for (const Case& c :
+       std::vector<Case>{{"rnn:\n  N: [24\n", "run/final.h5:/config_yaml:"},
+                         {"rnn:\n  N: 24\n  R: 0\n", "run/final.h5:/config_yaml:3"},
+                         {"training:\n  no_such_key: 1\n", "run/final.h5:/config_yaml:2"}}) {
+    meta.config_yaml = c.yaml;
+    try {
+      stored_config(meta, "run/final.h5");
+      ADD_FAILURE() << "accepted: " << c.yaml;
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_EQ(what.rfind("the config stored in the checkpoint does not load: " + c.expect, 0), 0u)
+          << what;
+    }
+  }
+}
+
 TEST(DatasetChecksum, IsZlibsCrc32) {
   // The check value of CRC-32 (IEEE 802.3, zlib's): the CRC of the nine ASCII digits.
   EXPECT_EQ(detail::crc32_of("123456789", 9), 0xCBF43926u);

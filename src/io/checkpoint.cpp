@@ -479,4 +479,14 @@ template void save_checkpoint<double>(const std::string&, const Network<double>&
 template LoadedCheckpoint<float> load_checkpoint<float>(const std::string&);
 template LoadedCheckpoint<double> load_checkpoint<double>(const std::string&);
 
+std::string stored_config_label(const std::string& path) { return path + ":/config_yaml"; }
+
+Config stored_config(const CheckpointMeta& meta, const std::string& path) {
+  try {
+    return parse_config(meta.config_yaml, stored_config_label(path));
+  } catch (const ConfigError& e) {
+    throw InputError(std::string("the config stored in the checkpoint does not load: ") + e.what());
+  }
+}
+
 }  // namespace lrnn

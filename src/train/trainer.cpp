@@ -565,11 +565,9 @@ class Trainer {
     Config saved;
     try {
       ck = load_checkpoint<Scalar>(options_.resume);
-      saved = parse_config(ck.info.meta.config_yaml, options_.resume + ":/config_yaml");
+      saved = stored_config(ck.info.meta, options_.resume);
     } catch (const IoError& e) {
       throw InputError(e.what());
-    } catch (const ConfigError& e) {
-      throw InputError(options_.resume + ": the stored config_yaml does not load: " + e.what());
     }
     const std::string diff = first_difference(comparable_yaml(saved), resolved);
     if (!diff.empty()) {

@@ -128,11 +128,7 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
 
 Config checkpoint_config(const std::string& checkpoint_path) {
   const CheckpointInfo info = as_input([&] { return read_checkpoint_info(checkpoint_path); });
-  try {
-    return parse_config(info.meta.config_yaml, checkpoint_path + ":config_yaml");
-  } catch (const ConfigError& e) {
-    throw InputError(checkpoint_path + ": the config stored in it does not load: " + e.what());
-  }
+  return stored_config(info.meta, checkpoint_path);
 }
 
 std::string find_run_metrics(const std::string& checkpoint_path) {

@@ -187,7 +187,7 @@ std::optional<SweepRecord> finished_record(const SweepRun& run) {
 bool checkpoint_of(const SweepRun& run, const std::string& path) {
   try {
     const CheckpointInfo info = read_checkpoint_info(path);
-    Config saved = parse_config(info.meta.config_yaml, path + ":/config_yaml");
+    Config saved = stored_config(info.meta, path);
     saved.output.dir = run.config.output.dir;
     return info.meta.precision == run.config.training.precision &&
            to_yaml(saved) == to_yaml(run.config);

@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "lrnn/config/config.hpp"
 #include "lrnn/model/network.hpp"
 #include "lrnn/optim/adam.hpp"
 
@@ -77,5 +78,15 @@ struct LoadedCheckpoint {
 /// note (spdlog, info) when datasets had no checksum to verify.
 template <typename Scalar>
 LoadedCheckpoint<Scalar> load_checkpoint(const std::string& path);
+
+/// How messages name the config stored in the checkpoint at `path`: "<path>:/config_yaml" (the
+/// attribute config_yaml on the file's root group), followed by the line in it where one applies.
+std::string stored_config_label(const std::string& path);
+
+/// The config stored in the checkpoint at `path` (its meta.config_yaml), parsed and checked. Every
+/// reader of a checkpoint's config goes through here, so that all say the same. Throws InputError
+/// "the config stored in the checkpoint does not load: <path>:/config_yaml:<line>: ..." if it does
+/// not parse or breaks a rule.
+Config stored_config(const CheckpointMeta& meta, const std::string& path);
 
 }  // namespace lrnn
