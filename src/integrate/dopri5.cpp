@@ -1,6 +1,7 @@
 #include "lrnn/integrate/dopri5.hpp"
 
 #include "integrate/dopri5_tableau.hpp"
+#include "integrate/rk_stage_table.hpp"
 #include "integrate/tsit5_tableau.hpp"
 
 namespace lrnn {
@@ -22,55 +23,37 @@ template <typename Scalar>
 void Dopri5<Scalar>::step(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
                           Mat& X1, Mat& k7, Mat& E) {
   eigen_assert(Xs_.rows() == X0.rows() && Xs_.cols() == X0.cols());
+  // The stage states need not be kept: one buffer takes each in turn.
+  Mat* const Y[5] = {&Xs_, &Xs_, &Xs_, &Xs_, &Xs_};
+  Mat* const K[4] = {&k2_, &k3_, &k4_, &k5_};
+  stage_states(f, t0, t1, X0, k1, Y, K);
+  // c6 = c7 = 1: these stages lie at the end of [t0, t1]; t1 is passed exactly (not t0 + h) so
+  // that a step clipped to a stop time evaluates the input exactly there, from the left.
+  f({t1, Side::kLeft}, Xs_, k6_);
+  const double h = t1 - t0;
   if (scheme_ == RkScheme::kTsit5) {
-    step_tsit5(f, t0, t1, X0, k1, X1, k7, E);
+    finish_tsit5(f, t1, h, X0, k1, X1, k7, E);
   } else {
-    step_dopri5(f, t0, t1, X0, k1, X1, k7, E);
+    finish_dopri5(f, t1, h, X0, k1, X1, k7, E);
   }
 }
 
 template <typename Scalar>
-void Dopri5<Scalar>::step_dopri5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
-                                 Mat& X1, Mat& k7, Mat& E) {
+void Dopri5<Scalar>::finish_dopri5(Rhs<Scalar> f, double t1, double h, const Mat& X0, const Mat& k1,
+                                   Mat& X1, Mat& k7, Mat& E) const {
   using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
-  const double h = t1 - t0;
   const auto s = [h](double a) { return times_h<Scalar>(a, h); };
-  // Each stage state is one coefficient-wise expression: Eigen evaluates it in a single pass into
-  // the preallocated buffer, without temporaries.
-  Xs_ = X0 + s(a21) * k1;
-  f({t0 + c2 * h, Side::kRight}, Xs_, k2_);
-  Xs_ = X0 + s(a31) * k1 + s(a32) * k2_;
-  f({t0 + c3 * h, Side::kRight}, Xs_, k3_);
-  Xs_ = X0 + s(a41) * k1 + s(a42) * k2_ + s(a43) * k3_;
-  f({t0 + c4 * h, Side::kRight}, Xs_, k4_);
-  Xs_ = X0 + s(a51) * k1 + s(a52) * k2_ + s(a53) * k3_ + s(a54) * k4_;
-  f({t0 + c5 * h, Side::kRight}, Xs_, k5_);
-  Xs_ = X0 + s(a61) * k1 + s(a62) * k2_ + s(a63) * k3_ + s(a64) * k4_ + s(a65) * k5_;
-  // c6 = c7 = 1: these stages lie at the end of [t0, t1]; t1 is passed exactly (not t0 + h) so
-  // that a step clipped to a stop time evaluates the input exactly there, from the left.
-  f({t1, Side::kLeft}, Xs_, k6_);
+  // b2 = e2 = 0: k2 enters neither sum.
   X1 = X0 + s(b1) * k1 + s(b3) * k3_ + s(b4) * k4_ + s(b5) * k5_ + s(b6) * k6_;
   f({t1, Side::kLeft}, X1, k7);
   E = s(e1) * k1 + s(e3) * k3_ + s(e4) * k4_ + s(e5) * k5_ + s(e6) * k6_ + s(e7) * k7;
 }
 
 template <typename Scalar>
-void Dopri5<Scalar>::step_tsit5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
-                                Mat& X1, Mat& k7, Mat& E) {
+void Dopri5<Scalar>::finish_tsit5(Rhs<Scalar> f, double t1, double h, const Mat& X0, const Mat& k1,
+                                  Mat& X1, Mat& k7, Mat& E) const {
   using namespace detail::tsit5;  // NOLINT(google-build-using-namespace): the tableau
-  const double h = t1 - t0;
   const auto s = [h](double a) { return times_h<Scalar>(a, h); };
-  // The same shape as step_dopri5, with every a_ij and b2 non-zero.
-  Xs_ = X0 + s(a21) * k1;
-  f({t0 + c2 * h, Side::kRight}, Xs_, k2_);
-  Xs_ = X0 + s(a31) * k1 + s(a32) * k2_;
-  f({t0 + c3 * h, Side::kRight}, Xs_, k3_);
-  Xs_ = X0 + s(a41) * k1 + s(a42) * k2_ + s(a43) * k3_;
-  f({t0 + c4 * h, Side::kRight}, Xs_, k4_);
-  Xs_ = X0 + s(a51) * k1 + s(a52) * k2_ + s(a53) * k3_ + s(a54) * k4_;
-  f({t0 + c5 * h, Side::kRight}, Xs_, k5_);
-  Xs_ = X0 + s(a61) * k1 + s(a62) * k2_ + s(a63) * k3_ + s(a64) * k4_ + s(a65) * k5_;
-  f({t1, Side::kLeft}, Xs_, k6_);
   X1 = X0 + s(b1) * k1 + s(b2) * k2_ + s(b3) * k3_ + s(b4) * k4_ + s(b5) * k5_ + s(b6) * k6_;
   f({t1, Side::kLeft}, X1, k7);
   E = s(e1) * k1 + s(e2) * k2_ + s(e3) * k3_ + s(e4) * k4_ + s(e5) * k5_ + s(e6) * k6_ + s(e7) * k7;
@@ -79,35 +62,31 @@ void Dopri5<Scalar>::step_tsit5(Rhs<Scalar> f, double t0, double t1, const Mat& 
 template <typename Scalar>
 void Dopri5<Scalar>::stages(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
                             Mat* const Y[5], Mat* const k[4]) const {
-  // The expressions of step_dopri5 / step_tsit5, term for term, so that the stage states are the
-  // forward's bit for bit.
+  stage_states(f, t0, t1, X0, k1, Y, k);
+}
+
+template <typename Scalar>
+void Dopri5<Scalar>::stage_states(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
+                                  Mat* const Y[5], Mat* const K[4]) const {
+  // The one place both schemes form their stages, from the tableau as arrays (rk_stage_table.hpp,
+  // the same doubles as the named coefficients), so that step() and stages() agree bit for bit.
+  // Each stage state is one coefficient-wise expression: Eigen evaluates it in a single pass into
+  // the preallocated buffer, without temporaries.
+  const detail::RkStageTable& T = detail::stage_table(scheme_);
+  const auto& a = T.a;
   const double h = t1 - t0;
-  const auto s = [h](double a) { return times_h<Scalar>(a, h); };
+  const auto s = [h](double c) { return times_h<Scalar>(c, h); };
   Mat &Y2 = *Y[0], &Y3 = *Y[1], &Y4 = *Y[2], &Y5 = *Y[3], &Y6 = *Y[4];
-  Mat &K2 = *k[0], &K3 = *k[1], &K4 = *k[2], &K5 = *k[3];
-  if (scheme_ == RkScheme::kTsit5) {
-    using namespace detail::tsit5;  // NOLINT(google-build-using-namespace): the tableau
-    Y2 = X0 + s(a21) * k1;
-    f({t0 + c2 * h, Side::kRight}, Y2, K2);
-    Y3 = X0 + s(a31) * k1 + s(a32) * K2;
-    f({t0 + c3 * h, Side::kRight}, Y3, K3);
-    Y4 = X0 + s(a41) * k1 + s(a42) * K2 + s(a43) * K3;
-    f({t0 + c4 * h, Side::kRight}, Y4, K4);
-    Y5 = X0 + s(a51) * k1 + s(a52) * K2 + s(a53) * K3 + s(a54) * K4;
-    f({t0 + c5 * h, Side::kRight}, Y5, K5);
-    Y6 = X0 + s(a61) * k1 + s(a62) * K2 + s(a63) * K3 + s(a64) * K4 + s(a65) * K5;
-  } else {
-    using namespace detail::dopri5;  // NOLINT(google-build-using-namespace): the tableau
-    Y2 = X0 + s(a21) * k1;
-    f({t0 + c2 * h, Side::kRight}, Y2, K2);
-    Y3 = X0 + s(a31) * k1 + s(a32) * K2;
-    f({t0 + c3 * h, Side::kRight}, Y3, K3);
-    Y4 = X0 + s(a41) * k1 + s(a42) * K2 + s(a43) * K3;
-    f({t0 + c4 * h, Side::kRight}, Y4, K4);
-    Y5 = X0 + s(a51) * k1 + s(a52) * K2 + s(a53) * K3 + s(a54) * K4;
-    f({t0 + c5 * h, Side::kRight}, Y5, K5);
-    Y6 = X0 + s(a61) * k1 + s(a62) * K2 + s(a63) * K3 + s(a64) * K4 + s(a65) * K5;
-  }
+  Mat &K2 = *K[0], &K3 = *K[1], &K4 = *K[2], &K5 = *K[3];
+  Y2 = X0 + s(a[1][0]) * k1;
+  f({t0 + T.c[1] * h, Side::kRight}, Y2, K2);
+  Y3 = X0 + s(a[2][0]) * k1 + s(a[2][1]) * K2;
+  f({t0 + T.c[2] * h, Side::kRight}, Y3, K3);
+  Y4 = X0 + s(a[3][0]) * k1 + s(a[3][1]) * K2 + s(a[3][2]) * K3;
+  f({t0 + T.c[3] * h, Side::kRight}, Y4, K4);
+  Y5 = X0 + s(a[4][0]) * k1 + s(a[4][1]) * K2 + s(a[4][2]) * K3 + s(a[4][3]) * K4;
+  f({t0 + T.c[4] * h, Side::kRight}, Y5, K5);
+  Y6 = X0 + s(a[5][0]) * k1 + s(a[5][1]) * K2 + s(a[5][2]) * K3 + s(a[5][3]) * K4 + s(a[5][4]) * K5;
 }
 
 template <typename Scalar>

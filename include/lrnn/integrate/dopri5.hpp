@@ -79,10 +79,15 @@ class Dopri5 {
               Mat* const k[4]) const;
 
  private:
-  void step_dopri5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1, Mat& X1,
-                   Mat& k7, Mat& E);
-  void step_tsit5(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1, Mat& X1,
-                  Mat& k7, Mat& E);
+  // The stage states Y_2 .. Y_6 and stages k_2 .. k_5, shared by step() and stages(); Y may name
+  // one buffer five times.
+  void stage_states(Rhs<Scalar> f, double t0, double t1, const Mat& X0, const Mat& k1,
+                    Mat* const Y[5], Mat* const K[4]) const;
+  // Each scheme's own end of a step from its stages: X1 by the b_i, k7 = f(t1⁻, X1), E by the e_i.
+  void finish_dopri5(Rhs<Scalar> f, double t1, double h, const Mat& X0, const Mat& k1, Mat& X1,
+                     Mat& k7, Mat& E) const;
+  void finish_tsit5(Rhs<Scalar> f, double t1, double h, const Mat& X0, const Mat& k1, Mat& X1,
+                    Mat& k7, Mat& E) const;
 
   RkScheme scheme_;
   Mat Xs_;                      ///< stage state X0 + h Σ a_ij k_j
