@@ -5,6 +5,7 @@
 #include <cmath>
 #include <string>
 
+#include "integrate/rk45_forward.hpp"
 #include "integrate/rnn_vjp.hpp"
 #include "lrnn/core/errors.hpp"
 
@@ -54,9 +55,7 @@ void Rk45Adjoint<Scalar>::store_checkpoint(double t, const Mat& Z) {
 template <typename Scalar>
 void Rk45Adjoint<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                                   Eigen::Ref<VecX<Scalar>> y_bar) {
-  rhs_.set_bulk_mode(this->bulk_mode());
-  rhs_.bind(net, batch);
-  rnn_stop_times(grid_, batch, stops_);
+  detail::bind_forward(rhs_, this->bulk_mode(), net, batch, grid_, stops_);
   const Index rows = rhs_.rows();
   n_trials_ = rhs_.cols();
   const auto C = static_cast<Index>(n_checkpoints_);
@@ -80,12 +79,7 @@ void Rk45Adjoint<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<S
     store_checkpoint(s.t1(), s.X1());
     while (next < C && s.t1() >= T * static_cast<double>(next) / static_cast<double>(C)) ++next;
   });
-  if (!r.ok()) throw NumericalError("rk45 forward solve: " + r.message);
-  y_bar = Z_.row(net.dims().N).transpose();
-  stats_ = SolveStats{};
-  stats_.steps_accepted = r.steps_accepted;
-  stats_.steps_rejected = r.steps_rejected;
-  stats_.rhs_forward = r.rhs_evals;
+  stats_ = detail::end_forward(r, Z_, net, y_bar);
   adj_ = AdjointStats{};
   adj_.checkpoint_states = static_cast<Index>(ckpt_t_.size());
 }

@@ -1,5 +1,6 @@
 #include "lrnn/integrate/rk45_bptt.hpp"
 
+#include "integrate/rk45_forward.hpp"
 #include "integrate/rk_stage_table.hpp"
 #include "integrate/rnn_vjp.hpp"
 #include "lrnn/core/errors.hpp"
@@ -47,9 +48,7 @@ void Rk45Bptt<Scalar>::record(double t0, double t1, const Mat& Z0) {
 template <typename Scalar>
 void Rk45Bptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scalar>& batch,
                                Eigen::Ref<VecX<Scalar>> y_bar) {
-  rhs_.set_bulk_mode(this->bulk_mode());
-  rhs_.bind(net, batch);
-  rnn_stop_times(grid_, batch, stops_);
+  detail::bind_forward(rhs_, this->bulk_mode(), net, batch, grid_, stops_);
   begin_tape(rhs_.rows(), rhs_.cols());
   rhs_.initial_state(Z_);
   const SolveResult r =
@@ -57,12 +56,7 @@ void Rk45Bptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Scal
         this->poll_cancel();
         record(s.t0(), s.t1(), s.X0());
       });
-  if (!r.ok()) throw NumericalError("rk45 forward solve: " + r.message);
-  y_bar = Z_.row(net.dims().N).transpose();
-  stats_ = SolveStats{};
-  stats_.steps_accepted = r.steps_accepted;
-  stats_.steps_rejected = r.steps_rejected;
-  stats_.rhs_forward = r.rhs_evals;
+  stats_ = detail::end_forward(r, Z_, net, y_bar);
 }
 
 template <typename Scalar>
