@@ -6,6 +6,26 @@
 #include "lrnn/core/errors.hpp"
 
 namespace lrnn {
+namespace {
+
+// The constants of the Euler map x_{k+1} = keep x_k + alpha (g C phi_k + M kappa_k + B u_k), with
+// kappa_k = n^T phi_k inv_N: what the forward sweep and its reverse share.
+template <typename Scalar>
+struct EulerMap {
+  Scalar alpha;  ///< dt / tau
+  Scalar keep;   ///< 1 - alpha
+  Scalar g;
+  Scalar inv_N;  ///< 1 / N
+};
+
+template <typename Scalar>
+EulerMap<Scalar> euler_map(const Network<Scalar>& net, const TimeGrid& grid) {
+  const auto alpha = static_cast<Scalar>(grid.dt / net.tau);
+  return {alpha, Scalar(1) - alpha, static_cast<Scalar>(net.g),
+          Scalar(1) / static_cast<Scalar>(net.dims().N)};
+}
+
+}  // namespace
 
 template <typename Scalar>
 EulerBptt<Scalar>::EulerBptt(const TimeGrid& grid)
@@ -50,10 +70,7 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
               detail::BulkProduct<Scalar>::kForward | detail::BulkProduct<Scalar>::kTransposed);
   const Index K = grid_.K;
   const Index R = d.R;
-  const auto alpha = static_cast<Scalar>(grid_.dt / net.tau);
-  const auto keep = Scalar(1) - alpha;
-  const auto g = static_cast<Scalar>(net.g);
-  const auto inv_N = Scalar(1) / static_cast<Scalar>(d.N);
+  const auto [alpha, keep, g, inv_N] = euler_map(net, grid_);
 
   MB_.leftCols(R) = net.theta.M();
   MB_.rightCols(d.d_in) = net.theta.B();
@@ -102,10 +119,7 @@ void EulerBptt<Scalar>::backward(const Network<Scalar>& net, const TrialBatch<Sc
   const Index Bt = batch.n_trials;
   const Index K = grid_.K;
   const Index R = d.R;
-  const auto alpha = static_cast<Scalar>(grid_.dt / net.tau);
-  const auto keep = Scalar(1) - alpha;
-  const auto g = static_cast<Scalar>(net.g);
-  const auto inv_N = Scalar(1) / static_cast<Scalar>(d.N);
+  const auto [alpha, keep, g, inv_N] = euler_map(net, grid_);
   const auto n = net.theta.n();
   const auto M = net.theta.M();
   const auto w = net.theta.w();
