@@ -103,6 +103,17 @@ class BulkProduct {
   using ResMapper =
       Eigen::internal::blas_data_mapper<Scalar, Index, Eigen::ColMajor, Eigen::Unaligned, 1>;
 
+  /// Calls visit(o, mo, i, mi) for each block [o, o + mo) x [i, i + mi) of [0, rows) x [0, cols)
+  /// cut into panels of at most bo rows and bi columns, row panels first: the order in which the
+  /// packed buffers are laid out.
+  template <typename Visit>
+  static void for_each_block(Index rows, Index bo, Index cols, Index bi, Visit&& visit) {
+    for (Index o = 0; o < rows; o += bo) {
+      const Index mo = std::min(o + bo, rows) - o;
+      for (Index i = 0; i < cols; i += bi) visit(o, mo, i, std::min(i + bi, cols) - i);
+    }
+  }
+
   /// Packs the (mc x kc) blocks of C (Order = ColMajor) or of Cᵀ (RowMajor view of C) in the
   /// order run() visits them: row panels i2, then depth panels k2.
   template <int Order, typename MatC>
@@ -112,14 +123,10 @@ class BulkProduct {
         pack;
     const LhsMapper<Order> lhs(C.data(), C.outerStride());
     Scalar* out = packed_[which].data();
-    for (Index i2 = 0; i2 < n_; i2 += mc_) {
-      const Index mc = std::min(i2 + mc_, n_) - i2;
-      for (Index k2 = 0; k2 < n_; k2 += kc_) {
-        const Index kc = std::min(k2 + kc_, n_) - k2;
-        pack(out, lhs.getSubMapper(i2, k2), kc, mc);
-        out += mc * kc;
-      }
-    }
+    for_each_block(n_, mc_, n_, kc_, [&](Index i2, Index mc, Index k2, Index kc) {
+      pack(out, lhs.getSubMapper(i2, k2), kc, mc);
+      out += mc * kc;
+    });
     source_[which] = C.data();
   }
 
@@ -143,14 +150,10 @@ class BulkProduct {
     const ResMapper res(dst.data(), dst.outerStride());
     // The right-hand side, packed once for all row panels: (kc x nc) blocks in (k2, j2) order.
     Scalar* b = blockB_.data();
-    for (Index k2 = 0; k2 < n_; k2 += kc_) {
-      const Index kc = std::min(k2 + kc_, n_) - k2;
-      for (Index j2 = 0; j2 < cols_; j2 += nc_) {
-        const Index nc = std::min(j2 + nc_, cols_) - j2;
-        pack_rhs(b, rhs.getSubMapper(k2, j2), kc, nc);
-        b += kc * nc;
-      }
-    }
+    for_each_block(n_, kc_, cols_, nc_, [&](Index k2, Index kc, Index j2, Index nc) {
+      pack_rhs(b, rhs.getSubMapper(k2, j2), kc, nc);
+      b += kc * nc;
+    });
     const Scalar* a = packed_[which].data();
     for (Index i2 = 0; i2 < n_; i2 += mc_) {
       const Index mc = std::min(i2 + mc_, n_) - i2;
