@@ -454,14 +454,8 @@ void TrialsFile::fill_impl(Split split, const std::int64_t* indices, Index count
   }
 }
 
-void TrialsFile::fill(Split split, const std::int64_t* indices, Index count,
-                      TrialBatch<float>& out) const {
-  fill_impl(split, indices, count, out);
-}
-void TrialsFile::fill(Split split, const std::int64_t* indices, Index count,
-                      TrialBatch<double>& out) const {
-  fill_impl(split, indices, count, out);
-}
+template void TrialsFile::fill_impl(Split, const std::int64_t*, Index, TrialBatch<float>&) const;
+template void TrialsFile::fill_impl(Split, const std::int64_t*, Index, TrialBatch<double>&) const;
 
 // ---------------------------------------------------------------------------------------------
 

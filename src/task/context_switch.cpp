@@ -107,13 +107,9 @@ void ContextSwitchTask::fill_impl(Split split, const std::int64_t* indices, Inde
   }
 }
 
-void ContextSwitchTask::fill(Split split, const std::int64_t* indices, Index count,
-                             TrialBatch<float>& out) const {
-  fill_impl(split, indices, count, out);
-}
-void ContextSwitchTask::fill(Split split, const std::int64_t* indices, Index count,
-                             TrialBatch<double>& out) const {
-  fill_impl(split, indices, count, out);
-}
+template void ContextSwitchTask::fill_impl(Split, const std::int64_t*, Index,
+                                           TrialBatch<float>&) const;
+template void ContextSwitchTask::fill_impl(Split, const std::int64_t*, Index,
+                                           TrialBatch<double>&) const;
 
 }  // namespace lrnn

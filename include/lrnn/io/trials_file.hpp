@@ -38,7 +38,7 @@ struct TrialsFileOptions {
 /// take 160 MB as float32 and 320 MB otherwise. Write /u as float32 to halve it.
 ///
 /// fill() only reads memory (no HDF5 calls), so OpenMP threads may call it concurrently.
-class TrialsFile final : public TrialSource {
+class TrialsFile final : public TrialSourceOf<TrialsFile> {
  public:
   /// Reads and checks every dataset. Throws InputError, whose one-line message names the file,
   /// the dataset and what is wrong: missing file, not HDF5, a missing dataset, a wrong shape or
@@ -74,19 +74,16 @@ class TrialsFile final : public TrialSource {
   /// file that has /context and /coherence; 0 for every trial when either dataset is absent.
   int condition(Split split, std::int64_t index) const override;
 
-  /// Copies trial indices[j] of `split`: u_k to column k * count + j of out.u, its label to
-  /// out.target[j], context (0 if unknown), coherence (0 if unknown) and the index within the
-  /// split. std::out_of_range for an index outside [0, size(split)).
-  void fill(Split split, const std::int64_t* indices, Index count,
-            TrialBatch<float>& out) const override;
-  void fill(Split split, const std::int64_t* indices, Index count,
-            TrialBatch<double>& out) const override;
+  // fill() (TrialSourceOf): copies trial indices[j] of `split`: u_k to column k * count + j of
+  // out.u, its label to out.target[j], context (0 if unknown), coherence (0 if unknown) and the
+  // index within the split. std::out_of_range for an index outside [0, size(split)).
 
  private:
   static TrialsFile load_here(const std::string& path, const TrialsFileOptions& options);
 
   TrialsFile() = default;
   void assign_splits(std::int64_t n_val);
+  friend class TrialSourceOf<TrialsFile>;
   template <typename Scalar>
   void fill_impl(Split split, const std::int64_t* indices, Index count,
                  TrialBatch<Scalar>& out) const;

@@ -23,7 +23,7 @@ struct TrialSpec {
   double label = 1.0;           ///< ±1 or {0, 1}
 };
 
-class ContextSwitchTask final : public TrialSource {
+class ContextSwitchTask final : public TrialSourceOf<ContextSwitchTask> {
  public:
   /// Trial counts per split: n_train, n_val, n_test.
   ContextSwitchTask(const TaskOptions& task, double dt, std::uint64_t seed, std::int64_t n_train,
@@ -36,15 +36,13 @@ class ContextSwitchTask final : public TrialSource {
   /// (context - 1) * 4 + [σ1 > 0] * 2 + [σ2 > 0]: the 8 conditions of the task.
   int condition(Split split, std::int64_t index) const override;
 
-  void fill(Split split, const std::int64_t* indices, Index count,
-            TrialBatch<float>& out) const override;
-  void fill(Split split, const std::int64_t* indices, Index count,
-            TrialBatch<double>& out) const override;
-
   /// The draws of one trial (exposed for tests).
   TrialSpec spec(Split split, std::int64_t index) const;
 
  private:
+  friend class TrialSourceOf<ContextSwitchTask>;
+  // fill(): the trials whose indices within `split` are indices[0..count), drawn from (seed,
+  // split, index) alone.
   template <typename Scalar>
   void fill_impl(Split split, const std::int64_t* indices, Index count,
                  TrialBatch<Scalar>& out) const;

@@ -34,4 +34,21 @@ class TrialSource {
                     TrialBatch<double>& out) const = 0;
 };
 
+/// A TrialSource whose fill is one template for both precisions: Derived declares
+/// `template <typename Scalar> void fill_impl(Split, const std::int64_t*, Index,
+/// TrialBatch<Scalar>&) const` (private, with this class a friend) and instantiates it for float
+/// and double; both overloads of fill() forward to it.
+template <typename Derived>
+class TrialSourceOf : public TrialSource {
+ public:
+  void fill(Split split, const std::int64_t* indices, Index count,
+            TrialBatch<float>& out) const override {
+    static_cast<const Derived&>(*this).fill_impl(split, indices, count, out);
+  }
+  void fill(Split split, const std::int64_t* indices, Index count,
+            TrialBatch<double>& out) const override {
+    static_cast<const Derived&>(*this).fill_impl(split, indices, count, out);
+  }
+};
+
 }  // namespace lrnn
