@@ -153,6 +153,21 @@ int fullest_panel(const SvgFigure& fig) {
   return best;
 }
 
+// An accuracy panel: title, axis labels, the y range [0, y_max] and a dotted line at chance,
+// P = 0.5. Returns the line's style, for other reference lines.
+Style chance_panel(Axes& ax, const std::string& title, const std::string& xlabel,
+                   const std::string& ylabel, double y_max) {
+  ax.set_title(title);
+  ax.set_xlabel(xlabel);
+  ax.set_ylabel(ylabel);
+  ax.set_ylim(0.0, y_max);
+  Style chance;
+  chance.dash = LineStyle::kDotted;
+  chance.width = 1.2;
+  ax.hline(0.5, chance);
+  return chance;
+}
+
 std::string not_shown_note(Index n) {
   return n > 0 ? " (" + std::to_string(n) + " trials without a context not shown)" : "";
 }
@@ -282,14 +297,8 @@ void plot_psychometric(const std::vector<PsychometricCurve>& curves, const std::
   for (int p = 0; p < n_panels; ++p) {
     const int ctx = contexts[static_cast<std::size_t>(p)];
     Axes& ax = fig.axes(0, p);
-    ax.set_title(ctx == 0 ? "no data" : "context " + std::to_string(ctx));
-    ax.set_xlabel("signed coherence");
-    ax.set_ylabel("P(report +1)");
-    ax.set_ylim(0.0, 1.0);
-    Style ref;
-    ref.dash = LineStyle::kDotted;
-    ref.width = 1.2;
-    ax.hline(0.5, ref);
+    const Style ref = chance_panel(ax, ctx == 0 ? "no data" : "context " + std::to_string(ctx),
+                                   "signed coherence", "P(report +1)", 1.0);
     ax.vline(0.0, ref);
     std::vector<const PsychometricCurve*> in_ctx;
     for (const auto& c : curves) {
@@ -536,14 +545,7 @@ void plot_training(const TrainingCurves& curves, const std::string& path) {
   loss.legend();
 
   Axes& acc = fig.axes(0, 1);
-  acc.set_title("validation accuracy");
-  acc.set_xlabel("step");
-  acc.set_ylabel("accuracy");
-  acc.set_ylim(0.0, 1.02);
-  Style chance;
-  chance.dash = LineStyle::kDotted;
-  chance.width = 1.2;
-  acc.hline(0.5, chance);
+  chance_panel(acc, "validation accuracy", "step", "accuracy", 1.02);
   const auto plot_acc = [&](const std::vector<double>& a, std::string color, Marker marker,
                             std::string label) {
     Style st;
