@@ -16,12 +16,12 @@
 #include <string_view>
 
 #include "cli.hpp"
-#include "lrnn/analysis/low_rank.hpp"
-#include "lrnn/analysis/resample.hpp"
 #include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
+#include "lrnn/report/low_rank_report.hpp"
+#include "lrnn/report/resample_report.hpp"
 #include "lrnn/train/trainer.hpp"
 #include "lrnn/workflows/inspect_dynamics.hpp"
 

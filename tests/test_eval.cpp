@@ -15,6 +15,7 @@
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/io/trials_file.hpp"
 #include "lrnn/report/eval_file.hpp"
+#include "lrnn/report/eval_metrics_report.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "support/json.hpp"
 

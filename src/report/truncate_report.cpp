@@ -3,20 +3,9 @@
 #include <fmt/format.h>
 
 #include "io/json.hpp"
+#include "report/task_metrics_json.hpp"
 
 namespace lrnn {
-namespace {
-
-detail::Json metrics_json(const TaskMetrics& m) {
-  detail::Json j = detail::Json::object();
-  j["loss"] = detail::number(m.loss);
-  j["accuracy"] = detail::number(m.accuracy);
-  j["accuracy_ctx1"] = detail::number(m.accuracy_ctx[0]);
-  j["accuracy_ctx2"] = detail::number(m.accuracy_ctx[1]);
-  return j;
-}
-
-}  // namespace
 
 std::string to_json(const TruncationReport& r) {
   detail::Json j = detail::Json::object();
@@ -25,8 +14,8 @@ std::string to_json(const TruncationReport& r) {
   j["relative_error"] = detail::number(r.relative_error);
   j["trials"] = r.trials;
   j["split"] = "test";
-  j["trained"] = metrics_json(r.trained);
-  j["truncated"] = metrics_json(r.truncated);
+  j["trained"] = detail::task_metrics_json(r.trained);
+  j["truncated"] = detail::task_metrics_json(r.truncated);
   return detail::dump(j);
 }
 

@@ -12,6 +12,7 @@
 #include "lrnn/io/text_file.hpp"
 #include "lrnn/io/trials_file.hpp"
 #include "lrnn/report/eval_file.hpp"
+#include "lrnn/report/eval_metrics_report.hpp"
 #include "lrnn/report/figures.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "lrnn/train/trainer.hpp"

@@ -18,7 +18,6 @@
 #include "lrnn/analysis/psychometric.hpp"
 #include "lrnn/analysis/traces.hpp"
 #include "lrnn/config/config.hpp"
-#include "lrnn/io/metrics_log.hpp"
 #include "lrnn/train/loss.hpp"
 
 namespace lrnn {
@@ -64,9 +63,5 @@ EvalMetrics compute_eval_metrics(LabelType type, const TrialTraces& traces,
 /// Σ log p - λ β1² / 2. Returns {β0, β1}.
 std::pair<double, double> fit_logistic(const std::vector<double>& c, const std::vector<int>& plus,
                                        double ridge);
-
-/// metrics.json: one JSON document (indented by 2) with every figure above, after the fields of
-/// `header` (checkpoint, step, integrator, ...), in this order.
-std::string to_json(const EvalMetrics& m, const JsonObject& header = JsonObject());
 
 }  // namespace lrnn

@@ -75,11 +75,4 @@ struct LowRankSummary {
 /// Computes every quantity above; O(N R²) plus O(N³) for the eigenvalues of J when asked.
 LowRankSummary summarize_low_rank(const Network<double>& net, const LowRankOptions& options = {});
 
-/// One JSON object with the same fields (matrices as arrays of rows, complex numbers as
-/// {"re": .., "im": ..}; J_outliers, outlier_distance and bulk_edge are null when not computed).
-std::string to_json(const LowRankSummary& summary);
-
-/// A readable aligned table, sections separated by blank lines, ending in a newline.
-std::string to_text(const LowRankSummary& summary);
-
 }  // namespace lrnn

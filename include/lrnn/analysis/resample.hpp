@@ -107,11 +107,4 @@ std::vector<TaskMetrics> evaluate_networks(const std::function<Network<double>(i
                                            const ResampleOptions& options,
                                            const ResampleProgress& progress = {});
 
-/// One JSON object: options, the fit (component names, mean, cov, C_variance), trained and
-/// resampled figures (accuracy overall and per context, loss), and the per-network list.
-std::string to_json(const ResampleReport& report);
-
-/// A readable table of the same, ending in a newline.
-std::string to_text(const ResampleReport& report);
-
 }  // namespace lrnn
