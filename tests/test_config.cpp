@@ -98,6 +98,9 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.training.threads, b.training.threads);
   EXPECT_EQ(a.training.stop_at_val_accuracy, b.training.stop_at_val_accuracy);
   EXPECT_EQ(a.training.stop_patience, b.training.stop_patience);
+  EXPECT_EQ(a.training.input_noise_ramp_from, b.training.input_noise_ramp_from);
+  EXPECT_EQ(a.training.input_noise_ramp_begin, b.training.input_noise_ramp_begin);
+  EXPECT_EQ(a.training.input_noise_ramp_end, b.training.input_noise_ramp_end);
 
   EXPECT_EQ(a.output.dir, b.output.dir);
 }
@@ -504,8 +507,13 @@ TEST(ConfigYaml, RoundTripIsExact) {
   flags.training.train_b = false;
   Config noisy;  // Euler-Maruyama: the unusual config's rk45 refuses recurrent noise
   noisy.rnn.noise_std = 1.0 / 3.0;
-  for (const Config& original :
-       {Config{}, load_config(kConfigDir + "good_small.yaml"), unusual_config(), flags, noisy}) {
+  Config curriculum;  // the curriculum needs input noise and no trials file (unusual has one)
+  curriculum.task.input_noise_std = 0.5;
+  curriculum.training.input_noise_ramp_from = 0.1 + 0.2;
+  curriculum.training.input_noise_ramp_begin = 7;
+  curriculum.training.input_noise_ramp_end = 2147483647;
+  for (const Config& original : {Config{}, load_config(kConfigDir + "good_small.yaml"),
+                                 unusual_config(), flags, noisy, curriculum}) {
     const std::string text = to_yaml(original);
     SCOPED_TRACE(text);
     const Config back = parse_config(text, "round trip");
@@ -528,9 +536,11 @@ TEST(ConfigYaml, UnusualConfigDiffersFromDefaultsEverywhere) {
     ++keys;
     if (line_a == "  train_b: true") continue;   // one group must train; see RoundTripIsExact
     if (line_a == "  noise_std: 0.0") continue;  // rk45 refuses noise; see RoundTripIsExact
+    // The curriculum needs the generator; the unusual config has a trials file (RoundTripIsExact).
+    if (line_a.rfind("  input_noise_ramp_", 0) == 0) continue;
     EXPECT_NE(line_a, line_b);
   }
-  EXPECT_EQ(keys, 57);
+  EXPECT_EQ(keys, 60);
 }
 
 TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
@@ -543,32 +553,36 @@ TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
         "coherences", "input_noise_std", "noise_dt", "label_type", "trials_file"}},
       {"integrator",
        {"method", "gradient", "dt", "rtol", "atol", "dt_min", "max_steps", "checkpoints"}},
-      {"training", {"seed",
-                    "precision",
-                    "batch_size",
-                    "n_train_trials",
-                    "n_val_trials",
-                    "n_epochs",
-                    "balanced_batches",
-                    "learning_rate",
-                    "lr_schedule",
-                    "lr_final_fraction",
-                    "adam_beta1",
-                    "adam_beta2",
-                    "adam_eps",
-                    "grad_clip",
-                    "weight_decay",
-                    "train_M",
-                    "train_N",
-                    "train_B",
-                    "train_w",
-                    "train_b",
-                    "eval_every",
-                    "save_every",
-                    "on_nan",
-                    "threads",
-                    "stop_at_val_accuracy",
-                    "stop_patience"}},
+      {"training",
+       {"seed",
+        "precision",
+        "batch_size",
+        "n_train_trials",
+        "n_val_trials",
+        "n_epochs",
+        "balanced_batches",
+        "learning_rate",
+        "lr_schedule",
+        "lr_final_fraction",
+        "adam_beta1",
+        "adam_beta2",
+        "adam_eps",
+        "grad_clip",
+        "weight_decay",
+        "train_M",
+        "train_N",
+        "train_B",
+        "train_w",
+        "train_b",
+        "eval_every",
+        "save_every",
+        "on_nan",
+        "threads",
+        "stop_at_val_accuracy",
+        "stop_patience",
+        "input_noise_ramp_from",
+        "input_noise_ramp_begin",
+        "input_noise_ramp_end"}},
       {"output", {"dir"}},
   };
   const YAML::Node doc = YAML::Load(to_yaml(Config{}));

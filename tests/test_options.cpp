@@ -116,6 +116,40 @@ TEST(Options, TrainingFirstBrokenRuleWins) {
   EXPECT_EQ(error_of(training).key, "training.batch_size");
 }
 
+TEST(Options, InputNoiseRampIsLinearBetweenItsSteps) {
+  TrainingOptions t;
+  EXPECT_FALSE(t.input_noise_ramp());
+  EXPECT_EQ(t.input_noise_std_at(0, 0.5), 0.5);  // off: the task's std throughout
+  t.input_noise_ramp_from = 0.1;
+  t.input_noise_ramp_begin = 100;
+  t.input_noise_ramp_end = 300;
+  ASSERT_TRUE(t.IsValid(nullptr));
+  EXPECT_EQ(t.input_noise_std_at(0, 0.5), 0.1);
+  EXPECT_EQ(t.input_noise_std_at(100, 0.5), 0.1);
+  EXPECT_DOUBLE_EQ(t.input_noise_std_at(150, 0.5), 0.2);
+  EXPECT_DOUBLE_EQ(t.input_noise_std_at(200, 0.5), 0.3);
+  EXPECT_EQ(t.input_noise_std_at(300, 0.5), 0.5);
+  EXPECT_EQ(t.input_noise_std_at(100000, 0.5), 0.5);
+  // Down as well as up.
+  t.input_noise_ramp_from = 1.0;
+  EXPECT_DOUBLE_EQ(t.input_noise_std_at(200, 0.5), 0.75);
+}
+
+TEST(Options, InputNoiseRampRules) {
+  TrainingOptions t;
+  t.input_noise_ramp_begin = 10;
+  EXPECT_EQ(error_of(t).message(),
+            "training.input_noise_ramp_end = 0: must be > 0 when training.input_noise_ramp_begin "
+            "or _from is set (the curriculum is off at 0)");
+  t.input_noise_ramp_end = 10;
+  EXPECT_EQ(error_of(t).message(),
+            "training.input_noise_ramp_end = 10: must be > training.input_noise_ramp_begin (10)");
+  t.input_noise_ramp_end = 11;
+  EXPECT_TRUE(t.IsValid(nullptr));
+  t.input_noise_ramp_from = -0.5;
+  EXPECT_EQ(error_of(t).key, "training.input_noise_ramp_from");
+}
+
 TEST(Options, TrainedGroupsFollowTheFlags) {
   TrainingOptions training;
   training.train_N = false;

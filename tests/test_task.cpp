@@ -163,6 +163,43 @@ TEST(ContextSwitch, CoherencesAndNoiseStatistics) {
   EXPECT_NEAR(std::sqrt(sq / static_cast<double>(n)), 0.5, 0.01);
 }
 
+TEST(ContextSwitch, TrainingNoiseStdScalesTheSameDrawsAndLeavesOtherSplits) {
+  // The curriculum (training.input_noise_ramp_*) changes only the scale of ξ in training trials:
+  // the same normals, so u - σa is proportional to the std; validation keeps the task's std.
+  TaskOptions t = default_task();
+  t.coherences = {0.1, 0.4};
+  t.input_noise_std = 0.5;
+  ContextSwitchTask task(t, kDt, 5, 64, 64, 0);
+  std::vector<std::int64_t> idx(16);
+  std::iota(idx.begin(), idx.end(), 0);
+  TrialBatch<double> full, scaled, val_full, val_scaled, clean;
+  task.fill(Split::kTrain, idx.data(), 16, full);
+  task.fill(Split::kValidation, idx.data(), 16, val_full);
+  task.set_train_input_noise_std(0.125);
+  EXPECT_EQ(task.train_input_noise_std(), 0.125);
+  task.fill(Split::kTrain, idx.data(), 16, scaled);
+  task.fill(Split::kValidation, idx.data(), 16, val_scaled);
+  task.set_train_input_noise_std(0.0);
+  task.fill(Split::kTrain, idx.data(), 16, clean);
+  EXPECT_TRUE((val_full.u.array() == val_scaled.u.array()).all());
+  EXPECT_TRUE((full.target.array() == scaled.target.array()).all());
+  int noisy_entries = 0;
+  for (Index j = 0; j < 16; ++j) {
+    const TrialSpec s = task.spec(Split::kTrain, idx[j]);
+    for (Index k = 150; k < 1000; ++k) {
+      for (int i = 0; i < 2; ++i) {
+        const double level = s.sigma[i] * s.strength[i];
+        EXPECT_EQ(clean.u_step(k)(i, j), level);
+        const double xi_full = full.u_step(k)(i, j) - level;
+        const double xi_scaled = scaled.u_step(k)(i, j) - level;
+        ASSERT_NEAR(xi_scaled, 0.25 * xi_full, 1e-12);
+        noisy_entries += xi_full != 0.0;
+      }
+    }
+  }
+  EXPECT_EQ(noisy_entries, 16 * 850 * 2);
+}
+
 TEST(ContextSwitch, StimStdIsAPerTrialOffset) {
   TaskOptions t = default_task();
   t.stim_std = 0.3;

@@ -168,6 +168,57 @@ TEST(Trainer, ResumeWithAnotherConfigIsRefused) {
   }
 }
 
+// The input-noise curriculum (training.input_noise_ramp_*): a ramp from the task's own std is no
+// ramp (the same bits), a ramp from 0 changes the run, and a resume across the ramp is exact.
+TEST(Trainer, InputNoiseCurriculumResumesExactly) {
+  Config c = tiny_config(Precision::kFloat32);
+  c.task.input_noise_std = 0.5;
+  c.task.coherences = {0.2, 0.8};
+  const auto final_theta = [](const RunDir& run) {
+    return load_checkpoint<float>(run.final()).net.theta.flat();
+  };
+  c.output.dir = fresh_dir("ramp_none").string();
+  const RunDir none = prepare_run_dir(c.output.dir);
+  ASSERT_EQ(train(c, none, TrainRunOptions{}).status, TrainStatus::kCompleted);
+
+  c.training.input_noise_ramp_from = 0.5;  // from the end value: a flat ramp
+  c.training.input_noise_ramp_begin = 20;
+  c.training.input_noise_ramp_end = 150;
+  c.output.dir = fresh_dir("ramp_flat").string();
+  const RunDir flat = prepare_run_dir(c.output.dir);
+  ASSERT_EQ(train(c, flat, TrainRunOptions{}).status, TrainStatus::kCompleted);
+  EXPECT_TRUE((final_theta(none).array() == final_theta(flat).array()).all());
+
+  c.training.input_noise_ramp_from = 0.0;
+  c.output.dir = fresh_dir("ramp_full").string();
+  const RunDir full = prepare_run_dir(c.output.dir);
+  ASSERT_EQ(train(c, full, TrainRunOptions{}).status, TrainStatus::kCompleted);
+  EXPECT_FALSE((final_theta(none).array() == final_theta(full).array()).all());
+
+  c.output.dir = fresh_dir("ramp_part").string();
+  const RunDir part = prepare_run_dir(c.output.dir);
+  std::atomic<bool> stop{false};
+  TrainRunOptions first;
+  first.stop_requested = &stop;
+  first.on_step = [&](const StepReport& r) {
+    if (r.step == 77) stop = true;  // inside the ramp
+  };
+  ASSERT_EQ(train(c, part, first).status, TrainStatus::kInterrupted);
+  TrainRunOptions second;
+  second.resume = part.step_checkpoint(77);
+  ASSERT_EQ(train(c, part, second).status, TrainStatus::kCompleted);
+  EXPECT_TRUE((final_theta(full).array() == final_theta(part).array()).all());
+  EXPECT_EQ(test::metrics_losses(full.metrics()), test::metrics_losses(part.metrics()));
+
+  // Trials brought by the caller hold their own noise: the curriculum is refused.
+  const ContextSwitchTask given(c.task, c.integrator.dt, c.training.seed, c.training.n_train_trials,
+                                c.training.n_val_trials, 0);
+  TrainRunOptions with_trials;
+  with_trials.trials = &given;
+  c.output.dir = fresh_dir("ramp_given").string();
+  EXPECT_THROW(train(c, prepare_run_dir(c.output.dir), with_trials), InputError);
+}
+
 // The generator's trials, with NaN in the inputs of chosen training trials.
 class PoisonedTrials final : public TrialSource {
  public:

@@ -152,6 +152,9 @@ void for_each_field(C& c, F&& f) {
   f("training", "threads", c.training.threads);
   f("training", "stop_at_val_accuracy", c.training.stop_at_val_accuracy);
   f("training", "stop_patience", c.training.stop_patience);
+  f("training", "input_noise_ramp_from", c.training.input_noise_ramp_from);
+  f("training", "input_noise_ramp_begin", c.training.input_noise_ramp_begin);
+  f("training", "input_noise_ramp_end", c.training.input_noise_ramp_end);
 
   f("output", "dir", c.output.dir);
 }
@@ -822,6 +825,13 @@ bool relations_valid(const Config& c, OptionError* error) {
        check.fail({"task.noise_dt", "integrator.dt", "task.input_noise_std"}, "task.noise_dt",
                   format_double(task.noise_dt),
                   "must be " + dt_text + " when input noise is on")) &&
+      // The curriculum scales the generator's input noise: there must be noise to scale, and a
+      // generator (a trials file holds its inputs as they are).
+      (!c.training.input_noise_ramp() || (task.input_noise_std > 0.0 && !from_file) ||
+       check.fail({"training.input_noise_ramp_end", "task.input_noise_std", "task.trials_file"},
+                  "training.input_noise_ramp_end", std::to_string(c.training.input_noise_ramp_end),
+                  "needs task.input_noise_std > 0 and no task.trials_file (the curriculum ramps "
+                  "the generator's input noise)")) &&
       // bfloat16 keeps 8 significant bits: its inputs are rounded by up to 2^-8 = 4e-3 relative,
       // and rounding makes it a step function of the state; an error estimate asked for less than
       // that measures the rounding and shrinks the step for nothing.

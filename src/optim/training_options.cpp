@@ -35,7 +35,29 @@ bool TrainingOptions::IsValid(OptionError* error) const {
          (stop_patience <= 1 || stop_at_val_accuracy != 0.0 ||
           c.fail({"training.stop_patience", "training.stop_at_val_accuracy"},
                  "training.stop_patience", std::to_string(stop_patience),
-                 "needs training.stop_at_val_accuracy > 0 (the stop rule is off at 0)"));
+                 "needs training.stop_at_val_accuracy > 0 (the stop rule is off at 0)")) &&
+         c.non_negative("training.input_noise_ramp_from", input_noise_ramp_from) &&
+         c.at_least("training.input_noise_ramp_begin", input_noise_ramp_begin, 0) &&
+         c.at_least("training.input_noise_ramp_end", input_noise_ramp_end, 0) &&
+         (input_noise_ramp() || (input_noise_ramp_begin == 0 && input_noise_ramp_from == 0.0) ||
+          c.fail({"training.input_noise_ramp_end", "training.input_noise_ramp_begin",
+                  "training.input_noise_ramp_from"},
+                 "training.input_noise_ramp_end", "0",
+                 "must be > 0 when training.input_noise_ramp_begin or _from is set (the "
+                 "curriculum is off at 0)")) &&
+         (!input_noise_ramp() || input_noise_ramp_end > input_noise_ramp_begin ||
+          c.fail({"training.input_noise_ramp_end", "training.input_noise_ramp_begin"},
+                 "training.input_noise_ramp_end", std::to_string(input_noise_ramp_end),
+                 "must be > training.input_noise_ramp_begin (" +
+                     std::to_string(input_noise_ramp_begin) + ")"));
+}
+
+double TrainingOptions::input_noise_std_at(std::int64_t steps_done, double target) const {
+  if (!input_noise_ramp() || steps_done >= input_noise_ramp_end) return target;
+  if (steps_done <= input_noise_ramp_begin) return input_noise_ramp_from;
+  const double f = static_cast<double>(steps_done - input_noise_ramp_begin) /
+                   static_cast<double>(input_noise_ramp_end - input_noise_ramp_begin);
+  return input_noise_ramp_from + f * (target - input_noise_ramp_from);
 }
 
 GroupMask TrainingOptions::trained_groups() const {

@@ -50,7 +50,11 @@ const char* to_string(Split s) {
 
 ContextSwitchTask::ContextSwitchTask(const TaskOptions& task, double dt, std::uint64_t seed,
                                      std::int64_t n_train, std::int64_t n_val, std::int64_t n_test)
-    : task_(task), grid_(make_time_grid(task, dt)), seed_(seed), sizes_{n_train, n_val, n_test} {
+    : task_(task),
+      grid_(make_time_grid(task, dt)),
+      seed_(seed),
+      sizes_{n_train, n_val, n_test},
+      train_noise_std_(task.input_noise_std) {
   if (task.input_noise_std > 0.0) {
     noise_steps_ = whole_steps(task.noise_dt, dt);
     if (noise_steps_ <= 0) {
@@ -91,13 +95,14 @@ void ContextSwitchTask::fill_impl(Split split, const std::int64_t* indices, Inde
       out.coherence(i, j) = s.sigma[i] * s.strength[i];
       level[i] = s.sigma[i] * s.strength[i] + s.offset[i];
     }
+    const double noise_std = split == Split::kTrain ? train_noise_std_ : task_.input_noise_std;
     double xi[2] = {0.0, 0.0};
     for (Index k = 0; k < K; ++k) {
       const Index col = k * count + j;
       const bool stim_on = k >= grid_.k_burn;
       // ξ is redrawn at the start of each noise interval, counted from the stimulus onset.
       if (stim_on && task_.input_noise_std > 0.0 && (k - grid_.k_burn) % noise_steps_ == 0) {
-        for (double& x : xi) x = task_.input_noise_std * rng.normal();
+        for (double& x : xi) x = noise_std * rng.normal();
       }
       out.u(0, col) = static_cast<Scalar>(stim_on ? level[0] + xi[0] : 0.0);
       out.u(1, col) = static_cast<Scalar>(stim_on ? level[1] + xi[1] : 0.0);

@@ -306,7 +306,7 @@ class Trainer {
   }
 
   // The config's generator, unless the caller brings its own trials.
-  static std::unique_ptr<TrialSource> make_source(const Config& c, const TrainRunOptions& o) {
+  static std::unique_ptr<ContextSwitchTask> make_source(const Config& c, const TrainRunOptions& o) {
     if (o.trials != nullptr) return nullptr;
     return std::make_unique<ContextSwitchTask>(c.task, c.integrator.dt, c.training.seed,
                                                c.training.n_train_trials, c.training.n_val_trials,
@@ -316,6 +316,11 @@ class Trainer {
   const TrialSource& source() const { return options_.trials ? *options_.trials : *task_; }
 
   void check_source() const {
+    if (options_.trials != nullptr && config_.training.input_noise_ramp()) {
+      throw InputError(
+          "training.input_noise_ramp_end > 0 needs the config's trial generator: the curriculum "
+          "ramps its input noise, and the trials given to the trainer hold theirs as they are");
+    }
     const TrialSource& s = source();
     if (s.n_steps() != grid_.K || s.d_in() != config_.rnn.d_in) {
       throw InputError(fmt::format(
@@ -415,6 +420,10 @@ class Trainer {
     }
     const std::int64_t* indices = batch_indices(s);
     const double lr = learning_rate_at(t, s, total_steps_);
+    // The curriculum: this step's training trials get the input noise std of step s + 1.
+    if (task_ && t.input_noise_ramp()) {
+      task_->set_train_input_noise_std(t.input_noise_std_at(s, config_.task.input_noise_std));
+    }
     const auto t_step = Clock::now();
     double stop_flag = local_stop() ? 1.0 : 0.0;
     typename BatchGradient<Scalar>::Result r;
@@ -544,6 +553,16 @@ class Trainer {
     meta_.stop_streak = all_above ? meta_.stop_streak + 1 : 0;
   }
 
+  void log_curriculum() const {
+    const auto& t = config_.training;
+    if (!t.input_noise_ramp()) return;
+    spdlog::info(
+        "curriculum: the training trials' input noise std is {} up to step {}, then ramps to {} "
+        "(task.input_noise_std) at step {}; validation trials have {} throughout",
+        t.input_noise_ramp_from, t.input_noise_ramp_begin, config_.task.input_noise_std,
+        t.input_noise_ramp_end, config_.task.input_noise_std);
+  }
+
   bool local_stop() const { return options_.stop_requested && options_.stop_requested->load(); }
 
   // Every rank draws (or loads) the same network; rank 0 writes the files.
@@ -558,6 +577,7 @@ class Trainer {
                    config_.training.batch_size, parallelism(),
                    to_string(config_.training.precision), run_.root);
       log_bulk_backend();
+      log_curriculum();
       warn_idle_ranks();
       return;
     }
@@ -593,6 +613,7 @@ class Trainer {
     spdlog::info("resuming from {} at step {} of {} ({})", options_.resume, meta_.step,
                  total_steps_, parallelism());
     log_bulk_backend();
+    log_curriculum();
     warn_idle_ranks();
   }
 
@@ -707,7 +728,7 @@ class Trainer {
   TrainRunOptions options_;
   const Comm& comm_;
   TimeGrid grid_;
-  std::unique_ptr<TrialSource> task_;  ///< the generator; null when options_.trials is given
+  std::unique_ptr<ContextSwitchTask> task_;  ///< the generator; null when options_.trials is given
   int threads_;
   BatchGradient<Scalar> batch_grad_;
   GroupMask mask_;

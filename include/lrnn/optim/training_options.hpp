@@ -49,6 +49,14 @@ struct TrainingOptions {
   /// stop_at_val_accuracy > 0 when above 1
   int stop_patience = 1;
   int threads = 0;  ///< training.threads: 0 = all cores; --threads overrides
+  /// A curriculum over the input noise: the training trials' input noise std is
+  /// input_noise_ramp_from up to step input_noise_ramp_begin, then moves linearly to
+  /// task.input_noise_std at step input_noise_ramp_end and stays there. Validation and test trials
+  /// always have task.input_noise_std. Off when input_noise_ramp_end = 0 (the default).
+  double input_noise_ramp_from = 0.0;  ///< training.input_noise_ramp_from: >= 0
+  int input_noise_ramp_begin = 0;      ///< training.input_noise_ramp_begin: step, >= 0
+  /// training.input_noise_ramp_end: step, > input_noise_ramp_begin; 0 = no curriculum
+  int input_noise_ramp_end = 0;
 
   /// Checks every rule of these fields (ranges, and the relations between them), Ceres-style:
   /// true when valid; else false, with the key, value and rule in *error (when not null).
@@ -56,6 +64,13 @@ struct TrainingOptions {
 
   /// The parameter groups trained (training.train_M ... train_b), for the optimizer.
   GroupMask trained_groups() const;
+
+  /// Whether the input-noise curriculum is on (input_noise_ramp_end > 0).
+  bool input_noise_ramp() const { return input_noise_ramp_end > 0; }
+
+  /// The training trials' input noise std for the step that follows `steps_done` steps, given the
+  /// task's std (the ramp's end value); `target` when the curriculum is off.
+  double input_noise_std_at(std::int64_t steps_done, double target) const;
 
   /// Optimizer steps of the whole run: n_epochs * floor(n_train_trials / batch_size).
   std::int64_t total_steps() const {

@@ -36,6 +36,12 @@ class ContextSwitchTask final : public TrialSourceOf<ContextSwitchTask> {
   /// (context - 1) * 4 + [σ1 > 0] * 2 + [σ2 > 0]: the 8 conditions of the task.
   int condition(Split split, std::int64_t index) const override;
 
+  /// The std of the input noise ξ in training trials, task.input_noise_std unless changed here
+  /// (the trainer's curriculum, training.input_noise_ramp_*). Validation and test trials keep
+  /// task.input_noise_std. The same normals are drawn whatever the std: only their scale moves.
+  void set_train_input_noise_std(double std) { train_noise_std_ = std; }
+  double train_input_noise_std() const { return train_noise_std_; }
+
   /// The draws of one trial (exposed for tests).
   TrialSpec spec(Split split, std::int64_t index) const;
 
@@ -51,7 +57,8 @@ class ContextSwitchTask final : public TrialSourceOf<ContextSwitchTask> {
   TimeGrid grid_;
   std::uint64_t seed_;
   std::int64_t sizes_[3];
-  Index noise_steps_ = 1;  ///< grid steps per noise interval, noise_dt / dt
+  Index noise_steps_ = 1;   ///< grid steps per noise interval, noise_dt / dt
+  double train_noise_std_;  ///< the std of ξ in training trials
 };
 
 }  // namespace lrnn
