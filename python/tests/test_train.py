@@ -40,16 +40,26 @@ def assert_same_run(a, b):
     assert metrics(a) == metrics(b)
 
 
-def test_train_equals_lrnn_train_bit_for_bit(tmp_path):
+# The sanity config as it is, and with tsit5 and bf16 (accepted like any other value).
+VARIANTS = {
+    "euler_float32": [],
+    "tsit5_bf16": ["rnn.noise_std=0", "integrator.method=tsit5", "integrator.rtol=1e-3",
+                   "training.precision=bf16", "training.n_train_trials=320"],
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_train_equals_lrnn_train_bit_for_bit(tmp_path, variant):
     need_apps()
+    extra = VARIANTS[variant]
     cli = tmp_path / "cli"
     args = [TRAIN_EXE, sanity_path(), "--out", cli, "--threads", "2"]
-    for s in SHORT:
+    for s in SHORT + extra:
         args += ["--set", s]
     run_app(*args)
-    summary = lrnn.train(short_config(), out=str(tmp_path / "py"), threads=2)
+    summary = lrnn.train(short_config(*extra), out=str(tmp_path / "py"), threads=2)
     assert summary["status"] == "completed"
-    assert summary["steps_done"] == summary["total_steps"] == 20
+    assert summary["steps_done"] == summary["total_steps"] == (10 if extra else 20)
     assert os.path.exists(summary["last_checkpoint"])
     assert 0 <= summary["final_validation"]["accuracy"] <= 1
     assert_same_run(str(cli), str(tmp_path / "py"))
