@@ -4,9 +4,9 @@
 // Python exceptions with the same message (ConfigError and InputError are ValueErrors, IoError a
 // FileError, an OSError).
 #include <pybind11/functional.h>
+#include <pybind11/stl.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
-#include <pybind11/stl.h>
 #include <yaml-cpp/yaml.h>
 
 #include <atomic>
@@ -732,19 +732,23 @@ void register_errors(py::module_& m) {
 }
 
 void register_config(py::module_& m) {
-  py::class_<Config>(m, "Config")
+  py::class_<Config>(m, "Config",
+                     "A run configuration (sections rnn, task, integrator, training, output), "
+                     "checked as lrnn-train checks it. Make one with from_file, from_yaml or "
+                     "from_dict; overrides are 'key.path=value' strings as for --set.")
       .def_static(
           "from_file",
           [](const std::string& path, const std::vector<std::string>& set) {
             return load_config(path, set);
           },
-          py::arg("path"), py::arg("set") = std::vector<std::string>{})
+          py::arg("path"), py::arg("set") = std::vector<std::string>{},
+          "A YAML config file with overrides. ConfigError names key path, value, rule, file:line.")
       .def_static(
           "from_yaml",
           [](const std::string& text, const std::vector<std::string>& set,
              const std::string& source) { return parse_config(text, source, set); },
           py::arg("text"), py::arg("set") = std::vector<std::string>{},
-          py::arg("source") = "<string>")
+          py::arg("source") = "<string>", "A config from YAML text; `source` names it in errors.")
       .def_static(
           "from_dict",
           [](const py::dict& d, const std::vector<std::string>& set) {
@@ -752,15 +756,18 @@ void register_config(py::module_& m) {
             const auto text = py::module_::import("json").attr("dumps")(d).cast<std::string>();
             return parse_config(text, "<dict>", set);
           },
-          py::arg("d"), py::arg("set") = std::vector<std::string>{})
+          py::arg("d"), py::arg("set") = std::vector<std::string>{},
+          "A config from a nested dict such as to_dict() returns.")
       .def(
           "with_overrides",
           [](const Config& c, const std::vector<std::string>& set) {
             return parse_config(to_yaml(c), "<resolved config>", set);
           },
-          py::arg("set"))
-      .def("to_yaml", [](const Config& c) { return to_yaml(c); })
-      .def("to_dict", &config_to_dict)
+          py::arg("set"), "A new config: this one with the overrides applied and checked.")
+      .def(
+          "to_yaml", [](const Config& c) { return to_yaml(c); },
+          "The resolved config as YAML, every key written (what a run's config.yaml holds).")
+      .def("to_dict", &config_to_dict, "The resolved config as a nested dict, every key.")
       .def_readonly("source", &Config::source)
       .def("__repr__", [](const Config& c) {
         return "<lrnn.Config from " + (c.source.empty() ? std::string("defaults") : c.source) + ">";
@@ -768,11 +775,20 @@ void register_config(py::module_& m) {
 }
 
 void register_network(py::module_& m) {
-  py::class_<PyNetwork>(m, "Network")
-      .def_static("from_checkpoint", &PyNetwork::from_checkpoint, py::arg("path"))
+  py::class_<PyNetwork>(m, "Network",
+                        "A low-rank network tau dx/dt = -x + (g C + M n^T/N) tanh(x) + B u, "
+                        "y = w^T tanh(x)/N + b, with the config it runs under (task window, "
+                        "integrator, label type) and its precision. Parameters are float64 "
+                        "copies; assign to change them.")
+      .def_static("from_checkpoint", &PyNetwork::from_checkpoint, py::arg("path"),
+                  "The network of a checkpoint, with its config and precision. FileError names "
+                  "a missing, corrupt or bit-flipped file.")
       .def_static("from_arrays", &PyNetwork::from_arrays, py::arg("M"), py::arg("n"), py::arg("B"),
                   py::arg("w"), py::arg("b"), py::arg("C"), py::arg("g"), py::arg("tau"),
-                  py::arg("config") = py::none(), py::arg("precision") = "float32")
+                  py::arg("config") = py::none(), py::arg("precision") = "float32",
+                  "A network from arrays M (N, R), n (N, R), B (N, d_in), w (N,), C (N, N) and "
+                  "numbers b, g, tau. `config` (default: the defaults) gives the task window, "
+                  "integrator and label type; its rnn.N, R, d_in, g, tau are set from the arrays.")
       .def_property(
           "M", [](const PyNetwork& p) { return p.group(Group::kM); },
           [](PyNetwork& p, const py::object& v) { p.set_group(Group::kM, v); })
@@ -794,14 +810,26 @@ void register_network(py::module_& m) {
       .def_property_readonly("d_in", [](const PyNetwork& p) { return p.dims().d_in; })
       .def_property_readonly("g", [](const PyNetwork& p) { return p.config().rnn.g; })
       .def_property_readonly("tau", [](const PyNetwork& p) { return p.config().rnn.tau; })
-      .def_property_readonly("last_call_s", &PyNetwork::last_call_s)
+      .def_property_readonly("last_call_s", &PyNetwork::last_call_s,
+                             "Wall seconds of the C++ work of the last simulate or loss_and_grad.")
       .def("simulate", &PyNetwork::simulate, py::arg("u"), py::arg("integrator") = py::none(),
            py::arg("dt") = py::none(), py::arg("noise") = py::none(),
-           py::arg("record") = std::vector<std::string>{"y", "kappa"}, py::arg("threads") = 0)
+           py::arg("record") = std::vector<std::string>{"y", "kappa"}, py::arg("threads") = 0,
+           "Simulates the batch u (trials, K, d_in) from x(0) = 0 on the grid of dt (default "
+           "integrator.dt) with `integrator` (euler, rk45, tsit5; default the config's) and "
+           "recurrent noise sigma `noise` (euler; default rnn.noise_std). Returns a dict of new "
+           "float64 arrays: t (K,), y_bar (trials,) and, as recorded, y (trials, K), kappa "
+           "(trials, K, R), x (trials, K, N) at t_1 .. t_K. threads 0: all cores.")
       .def("loss_and_grad", &PyNetwork::loss_and_grad, py::arg("u"), py::arg("labels"),
            py::arg("integrator") = py::none(), py::arg("gradient") = py::none(),
-           py::arg("dt") = py::none(), py::arg("threads") = 0)
-      .def("save", &PyNetwork::save, py::arg("path"));
+           py::arg("dt") = py::none(), py::arg("threads") = 0,
+           "The mean window loss over the batch u (trials, K, d_in) with labels (trials,) "
+           "(+-1 for pm1, 0/1 for binary) and its gradient: (loss, {M, n, B, w: arrays, b: "
+           "float}). BPTT for euler; gradient 'bptt' or 'adjoint' for rk45 and tsit5. No "
+           "weight decay, no clipping.")
+      .def("save", &PyNetwork::save, py::arg("path"),
+           "Writes a checkpoint (step 0, zero Adam moments) that lrnn-eval and lrnn-inspect "
+           "read; atomic.");
 }
 
 }  // namespace
@@ -813,8 +841,8 @@ PYBIND11_MODULE(_lrnn, m) {
   m.doc() = "The compiled core of lrnn; use the package lrnn, which documents it.";
   // The library's log lines (training progress, validations, notes on old checkpoints) go to
   // stderr, as the apps' do, so that stdout stays the user's.
-  spdlog::set_default_logger(std::make_shared<spdlog::logger>(
-      "lrnn", std::make_shared<spdlog::sinks::stderr_sink_mt>()));
+  spdlog::set_default_logger(
+      std::make_shared<spdlog::logger>("lrnn", std::make_shared<spdlog::sinks::stderr_sink_mt>()));
   m.def(
       "set_log_level",
       [](const std::string& level) {
