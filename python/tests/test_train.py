@@ -180,3 +180,18 @@ def test_ctrl_c_writes_a_checkpoint_and_raises_keyboard_interrupt(tmp_path):
     assert ckpts and ckpts[-1].name != "step_000000.h5"
     net = lrnn.Network.from_checkpoint(str(ckpts[-1]))
     assert np.isfinite(net.M).all()
+
+
+def test_loss_and_grad_is_the_trainers_first_step(tmp_path):
+    """The loss and gradient norm the trainer logs at step 1 (one batch that holds the 32
+    training trials) are loss_and_grad's on the untrained network and those trials."""
+    cfg = short_config("rnn.noise_std=0", "training.n_train_trials=32", "training.n_val_trials=32")
+    lrnn.train(cfg, out=str(tmp_path / "run"), threads=1)
+    first = metrics(str(tmp_path / "run"))[0]
+    net = lrnn.Network.from_checkpoint(str(tmp_path / "run" / "checkpoints" / "step_000000.h5"))
+    t = lrnn.trials(cfg, split="train", n=32)
+    loss, grads = net.loss_and_grad(t["u"], t["label"])
+    norm = np.sqrt(sum(np.sum(np.square(g)) for g in grads.values()))
+    # float32 sums over the batch in another order (blocks of 16 in the trainer's batch order).
+    assert loss == pytest.approx(first["loss"], rel=1e-5)
+    assert norm == pytest.approx(first["grad_norm"], rel=1e-4)
