@@ -57,19 +57,19 @@ class EulerBptt final : public GradientMethod<Scalar> {
   TimeGrid grid_;
   Index n_trials_ = 0;
   Dims dims_;
-  MatX<Scalar> tape_;               ///< N x ((K+1) B): phi_0 .. phi_K
-  MatX<Scalar> x_;                  ///< N x B state
-  MatX<Scalar>* states_ = nullptr;  ///< x_0 .. x_K when asked (set_state_record), not owned
-  MatX<Scalar> drive_;              ///< N x B: g C phi + [M B] z, then the backward drive
-  MatX<Scalar> z_;                  ///< (R + d_in) x B: [kappa_k; u_k]
-  MatX<Scalar> MB_;                 ///< N x (R + d_in): [M, B] side by side
-  MatX<Scalar> a_;                  ///< N x B adjoint dL/dx
-  MatX<Scalar> v_;                  ///< R x B: Mᵀ a
-  MatX<Scalar> dMB_;                ///< N x (R + d_in): dL/d[M, B]
-  RowVecX<Scalar> ysum_;            ///< 1 x B: Σ_W wᵀ phi_k
-  NormalBlock noise_;               ///< xi_k of the recurrent noise
+  MatX<Scalar> tape_;     ///< N x ((K+1) B): phi_0 .. phi_K
+  MatX<Scalar> x_;        ///< N x B state
+  MatX<Scalar> drive_;    ///< N x B: g C phi + [M B] z, then the backward drive
+  MatX<Scalar> z_;        ///< (R + d_in) x B: [kappa_k; u_k]
+  MatX<Scalar> MB_;       ///< N x (R + d_in): [M, B] side by side
+  MatX<Scalar> a_;        ///< N x B adjoint dL/dx
+  MatX<Scalar> v_;        ///< R x B: Mᵀ a
+  MatX<Scalar> dMB_;      ///< N x (R + d_in): dL/d[M, B]
+  RowVecX<Scalar> ysum_;  ///< 1 x B: Σ_W wᵀ phi_k
+  NormalBlock noise_;     ///< xi_k of the recurrent noise
   SolveStats stats_;
   std::unique_ptr<detail::BulkProduct<Scalar>> bulk_;  ///< g C phi without allocations
+  MatX<Scalar>* states_ = nullptr;  ///< x_0 .. x_K when asked (set_state_record), not owned
 };
 
 }  // namespace lrnn
