@@ -19,16 +19,9 @@
 #include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
-#include "lrnn/io/metrics_log.hpp"
-#include "lrnn/report/low_rank_report.hpp"
-#include "lrnn/report/resample_report.hpp"
-#include "lrnn/train/trainer.hpp"
-#include "lrnn/workflows/inspect_dynamics.hpp"
+#include "lrnn/workflows/inspect.hpp"
 
 namespace {
-
-// Above this N the O(N³) eigenvalues of J take minutes: skipped unless --eigs.
-constexpr lrnn::Index kMaxEigenN = 4000;
 
 int fail(int code, const std::string& message) {
   return lrnn::cli::fail("lrnn-inspect", code, message);
@@ -67,12 +60,7 @@ lrnn::ResampleProgress progress_printer(std::int64_t trials) {
 struct Flags {
   std::string path;
   bool json = false;
-  int resample = 0;
-  std::int64_t trials = 512;
-  int threads = 0;
-  std::uint64_t seed = 0;
-  bool eigs = false;
-  lrnn::InspectDynamicsOptions dynamics;  ///< --fixed-points, --truncate, --populations
+  lrnn::InspectOptions inspect;  ///< --resample, --trials, ..., --fixed-points, --truncate
 };
 
 void add_dynamics_flags(CLI::App& app, lrnn::InspectDynamicsOptions& d) {
@@ -84,7 +72,8 @@ void add_dynamics_flags(CLI::App& app, lrnn::InspectDynamicsOptions& d) {
                  "10 conditions")
       ->delimiter(',')
       ->type_name("U1,U2,..");
-  app.add_option("--starts", d.starts, "with --fixed-points: starts per condition (default 64, >= 4)")
+  app.add_option("--starts", d.starts,
+                 "with --fixed-points: starts per condition (default 64, >= 4)")
       ->check(CLI::Range(4, 1000000));
   app.add_option("--out", d.out_dir,
                  "with --fixed-points: output directory (default inspect_<stem> beside the "
@@ -109,40 +98,37 @@ std::string misplaced_flag(const CLI::App& app, const Flags& f) {
   if (app.count("--resample") == 0 && app.count("--seed") > 0) {
     return "--seed only applies with --resample K (see --help)";
   }
-  if (app.count("--populations") > 0 && f.resample == 0) {
+  if (app.count("--populations") > 0 && f.inspect.resample == 0) {
     return "--populations only applies with --resample K (see --help)";
   }
-  if (!f.dynamics.fixed_points &&
+  if (!f.inspect.dynamics.fixed_points &&
       (app.count("--input") > 0 || app.count("--starts") > 0 || app.count("--out") > 0)) {
     return "--input, --starts and --out only apply with --fixed-points (see --help)";
   }
   return "";
 }
 
-bool needs_config(const Flags& f) {
-  return f.resample > 0 || f.dynamics.fixed_points || f.dynamics.truncate > 0;
-}
-
 void add_flags(CLI::App& app, Flags& f) {
   app.add_option("checkpoint", f.path, "checkpoint written by lrnn-train (best.h5, final.h5, ...)")
       ->required();
   app.add_flag("--json", f.json, "print one JSON document on stdout instead of the table");
-  app.add_option("--resample", f.resample,
+  lrnn::InspectOptions& o = f.inspect;
+  app.add_option("--resample", o.resample,
                  "draw K networks from one Gaussian fitted to the unit loadings and evaluate them")
       ->check(lrnn::cli::positive())
       ->type_name("K");
-  app.add_option("--trials", f.trials,
+  app.add_option("--trials", o.trials,
                  "test trials per network for --resample and --truncate (default 512)")
       ->check(lrnn::cli::positive());
-  app.add_option("--threads", f.threads,
+  app.add_option("--threads", o.threads,
                  "threads for --resample and --fixed-points (default: training.threads, else all "
                  "cores)")
       ->check(lrnn::cli::positive());
-  app.add_option("--seed", f.seed,
+  app.add_option("--seed", o.seed,
                  "key of the resampled networks (default 0); the task keeps its own");
-  app.add_flag("--eigs", f.eigs,
+  app.add_flag("--eigs", o.eigs,
                "compute the eigenvalues of J even above N = 4000 (O(N^3) time, O(N^2) memory)");
-  add_dynamics_flags(app, f.dynamics);
+  add_dynamics_flags(app, o.dynamics);
   app.footer(
       "What the numbers mean: mean-field theory places the eigenvalues of the overlap matrix\n"
       "n^T m/N (entry [r,s] = n_r.m_s/N) as outliers of J = gC + Mn^T/N outside the bulk disk\n"
@@ -158,65 +144,12 @@ void add_flags(CLI::App& app, Flags& f) {
       "Exit codes: 0 done; 1 the run failed; 2 bad usage or an unreadable checkpoint.");
 }
 
-// The low-rank summary, with --resample the resampled networks' accuracy, and the dynamics
-// analyses asked for.
-struct Inspection {
-  lrnn::LowRankSummary summary;
-  std::optional<lrnn::ResampleReport> report;
-  std::optional<lrnn::InspectDynamicsResult> dynamics;
-};
-
-Inspection inspect(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck,
-                   const lrnn::Config& config) {
-  lrnn::LowRankOptions low_rank_options;
-  low_rank_options.eigen_J = f.eigs || ck.info.dims.N <= kMaxEigenN;
-  if (!low_rank_options.eigen_J) {
-    std::fprintf(stderr,
-                 "lrnn-inspect: N = %lld > %lld: the eigenvalues of J are skipped (--eigs "
-                 "computes them, O(N^3))\n",
-                 static_cast<long long>(ck.info.dims.N), static_cast<long long>(kMaxEigenN));
-  }
-  Inspection out{lrnn::summarize_low_rank(ck.net, low_rank_options), std::nullopt, std::nullopt};
-  // The trainer's policy: the flag, else training.threads, else the cores this process may run
-  // on (its CPU affinity).
-  const int threads = lrnn::resolve_threads(f.threads > 0 ? f.threads : config.training.threads);
-  if (f.resample > 0 && f.dynamics.populations.empty()) {
-    lrnn::ResampleOptions o;
-    o.networks = f.resample;
-    o.trials = f.trials;
-    o.seed = f.seed;
-    o.threads = threads;
-    out.report = lrnn::evaluate_resampled(ck.net, config, o, progress_printer(f.trials));
-  }
-  if (f.dynamics.fixed_points || f.dynamics.truncate > 0 || !f.dynamics.populations.empty()) {
-    lrnn::InspectDynamicsOptions d = f.dynamics;
-    d.threads = threads;
-    d.trials = f.trials;
-    d.resample = f.resample;
-    d.seed = f.seed;
-    d.progress = progress_printer(f.trials);
-    out.dynamics = lrnn::inspect_dynamics(f.path, ck.net, config, d);
-  }
-  return out;
-}
-
-void print(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck, const Inspection& in) {
-  const char* precision = lrnn::to_string(ck.info.meta.precision);
+void print(const Flags& f, const lrnn::LoadedCheckpoint<double>& ck, const lrnn::Inspection& in) {
   if (f.json) {
-    lrnn::JsonObject doc;
-    doc.add("checkpoint", f.path)
-        .add("step", ck.info.meta.step)
-        .add("precision", std::string_view(precision))
-        .add_json("low_rank", lrnn::to_json(in.summary));
-    if (in.report) doc.add_json("resample", lrnn::to_json(*in.report));
-    const auto& dyn = in.dynamics;
-    if (dyn && dyn->fixed_points) doc.add_json("fixed_points", dyn->fixed_points_json);
-    if (dyn && dyn->truncation) doc.add_json("truncate", dyn->truncation_json);
-    if (dyn && dyn->populations) doc.add_json("populations", dyn->populations_json);
-    std::printf("%s\n", doc.str().c_str());
+    std::printf("%s\n", lrnn::inspection_json(f.path, ck.info, in).c_str());
   } else {
     std::printf("checkpoint %s  (step %lld, trained in %s)\n\n%s", f.path.c_str(),
-                static_cast<long long>(ck.info.meta.step), precision,
+                static_cast<long long>(ck.info.meta.step), lrnn::to_string(ck.info.meta.precision),
                 lrnn::to_text(in.summary).c_str());
     if (in.report) std::printf("\n%s", lrnn::to_text(*in.report).c_str());
     if (in.dynamics) std::printf("\n%s", in.dynamics->text.c_str());
@@ -241,14 +174,21 @@ int main(int argc, char** argv) {
   lrnn::Config config;
   try {
     ck = lrnn::load_checkpoint<double>(flags.path);
-    if (needs_config(flags)) {
+    if (lrnn::inspect_needs_config(flags.inspect)) {
       config = lrnn::stored_config(ck.info.meta, flags.path);
     }
   } catch (const std::exception& e) {
     return fail(2, e.what());  // any failure to read the checkpoint is bad input
   }
+  if (!flags.inspect.eigs && ck.info.dims.N > lrnn::kMaxEigenN) {
+    std::fprintf(stderr,
+                 "lrnn-inspect: N = %lld > %lld: the eigenvalues of J are skipped (--eigs "
+                 "computes them, O(N^3))\n",
+                 static_cast<long long>(ck.info.dims.N), static_cast<long long>(lrnn::kMaxEigenN));
+  }
+  flags.inspect.progress = progress_printer(flags.inspect.trials);
   return lrnn::cli::run_main("lrnn-inspect", [&] {
-    print(flags, ck, inspect(flags, ck, config));
+    print(flags, ck, lrnn::inspect_checkpoint(flags.path, ck, config, flags.inspect));
     return 0;
   });
 }

@@ -5,7 +5,7 @@ benchmarks/ must point at the file's own module or at a module below it.
 Layers, bottom to top (modules on one layer may not include each other):
 
     core < model, task < integrate < optim < config < io < train < analysis < report < workflows
-    < apps (apps/, benchmarks/)
+    < apps (apps/, benchmarks/, and the Python bindings in python/)
 
 One CMake target per module links only the modules below it, but every target sees the same
 include directories, so a wrong include would still compile: this script is what fails. It also
@@ -38,7 +38,7 @@ LAYERS = {
 }
 ORDER = ("core < model, task < integrate < optim < config < io < train < analysis < report "
          "< workflows < apps")
-SCANNED = ("src", "include", "apps", "benchmarks")
+SCANNED = ("src", "include", "apps", "benchmarks", "python")
 SOURCE_SUFFIXES = (".hpp", ".cpp", ".h", ".cc")
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
@@ -46,8 +46,8 @@ INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 def module_of_file(rel):
     """The module a file belongs to, from its path relative to the source root, or None."""
     parts = rel.split("/")
-    if parts[0] in ("apps", "benchmarks"):
-        return "apps"
+    if parts[0] in ("apps", "benchmarks", "python"):
+        return "apps"  # the Python bindings sit beside the apps, on the top layer
     if parts[0] == "src" and len(parts) > 2:
         return parts[1]
     if parts[0] == "include" and len(parts) > 3 and parts[1] == "lrnn":

@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev libhdf5-dev librandom123-dev zlib1g-dev
   nlohmann-json3-dev libxml2-dev libdnnl-dev
   python3 python3-numpy python3-h5py python3-yaml
+  # The Python module (python/, CMake option LRNN_PYTHON) and its tests and examples.
+  python3-dev pybind11-dev python3-pybind11 python3-pytest python3-matplotlib
 )
 for arg in "$@"; do
   case "$arg" in

@@ -6,6 +6,7 @@
 #include <zlib.h>
 
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -15,8 +16,10 @@
 #include <iterator>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <utility>
 #include <vector>
@@ -830,6 +833,38 @@ TEST_F(CheckpointTest, IsolatedReadStopsALoopingReadAtTheCpuLimit) {
                 "(LRNN_HDF5_READ_LIMIT_S sets the limit)");
   EXPECT_EQ(waited, "");
   EXPECT_TRUE(slept);  // the second read, in this process
+}
+
+// A child forked while another thread holds a lock waits for it for ever without using CPU:
+// the wall-clock limit stops it, and the file is refused instead of hanging this process.
+TEST_F(CheckpointTest, IsolatedReadStopsAChildBlockedOnALockAtTheWallClockLimit) {
+  const std::string path = file("good.h5");
+  save_default<double>(path);
+  std::mutex lock;
+  std::atomic<bool> held{false}, release{false};
+  std::thread holder([&] {
+    const std::lock_guard<std::mutex> guard(lock);
+    held = true;
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  });
+  while (!held) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  ::setenv("LRNN_HDF5_READ_WALL_LIMIT_S", "0.5", 1);
+  const auto t0 = std::chrono::steady_clock::now();
+  // In the child the mutex is held by a thread that was not forked: lock() never returns.
+  const std::string blocked =
+      isolated_error(path, [&] { const std::lock_guard<std::mutex> guard(lock); });
+  const double waited =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  ::unsetenv("LRNN_HDF5_READ_WALL_LIMIT_S");
+  release = true;
+  holder.join();
+  EXPECT_EQ(blocked,
+            path +
+                ": a test read in a child process did not finish in 0.5 s of wall-clock time: a "
+                "stalled disk, a stopped job, or a lock another thread held when the child was "
+                "forked (LRNN_HDF5_READ_WALL_LIMIT_S sets the limit)");
+  EXPECT_GE(waited, 0.5);
+  EXPECT_LT(waited, 10.0);  // the limit, plus the 100 ms polls, on a loaded machine
 }
 
 TEST_F(CheckpointTest, IsolationOffReadsInThisProcessOnly) {

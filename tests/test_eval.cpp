@@ -255,6 +255,52 @@ TEST(Traces, EulerMatchesANaiveSimulation) {
   for (Index j = 0; j < n; ++j) EXPECT_EQ(tr.y_bar[j], y_bar[j]);
 }
 
+// x(t_k) recorded on request: Euler's states are the naive loop's, rk45's are the dense output
+// the readouts were taken from (so tanh(x) gives back κ), and without the request x stays empty.
+TEST(Traces, StatesOnRequest) {
+  TinyEval s(0.1, 5);
+  const Index K = s.grid.K, N = 20, n = 5;
+  EXPECT_TRUE(s.record().x.empty());
+  const auto record_states = [&] {
+    return record_traces(s.net, *s.source, Split::kTest, s.idx.data(), n, s.integrator, s.grid, 2,
+                         {}, /*record_states=*/true);
+  };
+  TrialBatch<double> batch;
+  s.source->fill(Split::kTest, s.idx.data(), n, batch);
+  const auto& th = s.net.theta;
+  const double alpha = s.grid.dt / s.net.tau;
+  const TrialTraces euler = record_states();
+  ASSERT_EQ(euler.x.size(), static_cast<std::size_t>(n * K * N));
+  double worst = 0;
+  for (Index j = 0; j < n; ++j) {
+    VecX<double> x = VecX<double>::Zero(N);
+    for (Index k = 0; k < K; ++k) {
+      const VecX<double> phi = x.array().tanh();
+      x += alpha * (-x + s.net.g * (s.net.C * phi) + th.M() * (th.n().transpose() * phi) / N +
+                    th.B() * batch.u.col(k * n + j));
+      for (Index i = 0; i < N; ++i) {
+        worst = std::max(worst,
+                         std::abs(euler.x[static_cast<std::size_t>((j * K + k) * N + i)] - x[i]));
+      }
+    }
+  }
+  EXPECT_LT(worst, 1e-12);  // rounding only: the naive loop sums in another order
+
+  s.integrator.method = Method::kRk45;
+  const TrialTraces rk = record_states();
+  ASSERT_EQ(rk.x.size(), static_cast<std::size_t>(n * K * N));
+  worst = 0;
+  for (Index j = 0; j < n; ++j) {
+    for (Index k = 0; k < K; ++k) {
+      const Eigen::Map<const VecX<double>> x(rk.x.data() + (j * K + k) * N, N);
+      const VecX<double> phi = x.array().tanh();
+      worst = std::max(worst, std::abs(rk.kappa[1](j, k) - th.n().col(1).dot(phi) / N));
+      worst = std::max(worst, std::abs(rk.y(j, k) - (th.w().dot(phi) / N + th.b())));
+    }
+  }
+  EXPECT_LT(worst, 1e-12);
+}
+
 TEST(Traces, SameOnAnyThreadCount) {
   const TinyEval s(0.1, 40);
   const TrialTraces a = s.record(1), b = s.record(3);

@@ -686,3 +686,95 @@ TEST(TrialsFileTraining, RefusesAFileTooShortForTheWindowOrTooSmallForTheConfig)
 
 }  // namespace
 }  // namespace lrnn
+
+namespace lrnn {
+namespace {
+
+// The arrays of a generated batch, in a trials file's layout (trials x K x d_in row-major).
+TrialArrays arrays_of(const TrialBatch<double>& b, bool as_float) {
+  TrialArrays a;
+  a.n_trials = b.n_trials;
+  a.K = b.n_steps;
+  a.d_in = b.d_in;
+  std::vector<double> u(static_cast<std::size_t>(b.n_trials * b.n_steps * b.d_in));
+  for (Index j = 0; j < b.n_trials; ++j) {
+    for (Index k = 0; k < b.n_steps; ++k) {
+      for (Index c = 0; c < b.d_in; ++c) {
+        u[static_cast<std::size_t>((j * b.n_steps + k) * b.d_in + c)] = b.u(c, k * b.n_trials + j);
+      }
+    }
+  }
+  if (as_float) {
+    a.u_float.assign(u.begin(), u.end());
+  } else {
+    a.u_double = u;
+  }
+  a.label.assign(b.target.data(), b.target.data() + b.n_trials);
+  a.context.assign(b.context.begin(), b.context.end());
+  for (Index j = 0; j < b.n_trials; ++j) {
+    a.coherence.push_back(b.coherence(0, j));
+    a.coherence.push_back(b.coherence(1, j));
+  }
+  return a;
+}
+
+// Arrays give what the same trials written to a file give, in both storage types.
+TEST(TrialsFromArrays, GiveTheFilesTrialsExactly) {
+  const ContextSwitchTask task(varied_task(), kDt, 11, 12, 0, 0);
+  const TrialBatch<double> all = generated<double>(task, Split::kTrain, 0, 12);
+  const fs::path path = temp_path("arrays_ref.h5");
+  write_trials_file(path.string(), all);
+  const TrialsFile file = TrialsFile::load(path.string(), TrialsFileOptions{LabelType::kPm1, 3});
+  for (const bool as_float : {false, true}) {
+    SCOPED_TRACE(as_float ? "float" : "double");
+    const TrialsFile arr =
+        TrialsFile::from_arrays(arrays_of(all, as_float), TrialsFileOptions{LabelType::kPm1, 3});
+    EXPECT_EQ(arr.stores_float(), as_float);
+    EXPECT_EQ(arr.size(Split::kTrain), 9);
+    EXPECT_EQ(arr.size(Split::kValidation), 3);
+    const auto idx = iota_indices(0, 9);
+    TrialBatch<float> got, ref;
+    arr.fill(Split::kTrain, idx.data(), 9, got);
+    file.fill(Split::kTrain, idx.data(), 9, ref);
+    for (Index j = 0; j < 9; ++j) {
+      expect_same_trial(got, j, ref, j);
+      EXPECT_EQ(arr.condition(Split::kTrain, j), file.condition(Split::kTrain, j));
+    }
+  }
+}
+
+// Each rule of a file holds for arrays, with the array named in a one-line InputError.
+TEST(TrialsFromArrays, BadArraysAreInputErrorsNamingTheArray) {
+  const ContextSwitchTask task(varied_task(), kDt, 11, 4, 0, 0);
+  const TrialBatch<double> all = generated<double>(task, Split::kTrain, 0, 4);
+  const auto expect_error = [&](const std::function<void(TrialArrays&)>& spoil,
+                                const std::string& needle) {
+    TrialArrays a = arrays_of(all, false);
+    a.source = "trials=";
+    spoil(a);
+    try {
+      (void)TrialsFile::from_arrays(std::move(a), TrialsFileOptions{LabelType::kPm1, 1});
+      ADD_FAILURE() << "no error for " << needle;
+    } catch (const InputError& e) {
+      const std::string what = e.what();
+      EXPECT_NE(what.find("trials=: "), std::string::npos) << what;
+      EXPECT_NE(what.find(needle), std::string::npos) << what;
+      EXPECT_EQ(what.find('\n'), std::string::npos) << what;
+    }
+  };
+  expect_error([](TrialArrays& a) { a.u_double[7] = std::nan(""); }, "u[0, 1, 3] is NaN");
+  expect_error([](TrialArrays& a) { a.u_double.pop_back(); }, "u has 159 entries");
+  expect_error([](TrialArrays& a) { a.K = 0; }, "each >= 1");
+  expect_error([](TrialArrays& a) { a.label[2] = 0.5; }, "label[2] = 0.5 must be -1 or +1");
+  expect_error([](TrialArrays& a) { a.label.pop_back(); }, "label has 3 entries");
+  expect_error([](TrialArrays& a) { a.context[1] = 3; }, "context[1] = 3 must be 1 or 2");
+  expect_error([](TrialArrays& a) { a.coherence[3] = INFINITY; }, "coherence[1, 1] is +Inf");
+  expect_error([](TrialArrays& a) { a.split = {0, 1, 4, 2}; }, "split[2] = 4 must be 0");
+  expect_error([](TrialArrays& a) { a.split = {0, 1}; }, "split has 2 entries");
+  EXPECT_THROW(
+      (void)TrialsFile::from_arrays(arrays_of(all, false), TrialsFileOptions{LabelType::kPm1, 4}),
+      InputError);  // n_val must leave training trials
+}
+
+}  // namespace
+}  // namespace lrnn

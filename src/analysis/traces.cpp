@@ -37,6 +37,18 @@ void record_readouts(const Network<Scalar>& net, const MatX<Scalar>& phi, Index 
   }
 }
 
+/// Writes the states x(t_k) of the block's trials (N x B) into step k - 1 of the output rows
+/// first .. first + B - 1 (trials x K x N, row-major).
+template <typename Derived>
+void record_states(const Eigen::MatrixBase<Derived>& x, Index k, Index first, Index K,
+                   TrialTraces& out) {
+  const Index N = x.rows();
+  for (Index j = 0; j < x.cols(); ++j) {
+    double* dst = out.x.data() + ((first + j) * K + (k - 1)) * N;
+    for (Index i = 0; i < N; ++i) dst[i] = static_cast<double>(x(i, j));
+  }
+}
+
 /// Copies the block's labels and inputs into the output rows first .. first + B - 1.
 template <typename Scalar>
 void record_trials(const TrialBatch<Scalar>& batch, Index first, TrialTraces& out) {
@@ -60,10 +72,11 @@ void record_trials(const TrialBatch<Scalar>& batch, Index first, TrialTraces& ou
 template <typename Scalar>
 class Recorder {
  public:
-  Recorder(const IntegratorOptions& integrator, const TimeGrid& grid)
-      : integrator_(integrator), grid_(grid) {
+  Recorder(const IntegratorOptions& integrator, const TimeGrid& grid, bool states)
+      : integrator_(integrator), grid_(grid), states_(states) {
     if (integrator.method == Method::kEuler) {
       euler_ = std::make_unique<EulerBptt<Scalar>>(grid);
+      if (states_) euler_->set_state_record(&X_);
     } else {
       rhs_ = std::make_unique<RnnRhs<Scalar>>(grid);
       driver_ = std::make_unique<AdaptiveDriver<Scalar>>(driver_options(integrator));
@@ -90,6 +103,8 @@ class Recorder {
     for (Index k = 1; k <= grid_.K; ++k) {
       phi_ = euler_->tape_step(k);
       record_readouts(net, phi_, k, first, out);
+      if (states_)
+        record_states(X_.middleCols(k * batch_.n_trials, batch_.n_trials), k, first, grid_.K, out);
     }
     for (Index j = 0; j < batch_.n_trials; ++j) out.y_bar[first + j] = y_bar_[j];
   }
@@ -106,9 +121,11 @@ class Recorder {
           while (next_k <= grid_.K && grid_.time(next_k) <= s.t1() + 1e-9 * grid_.dt) {
             if (std::abs(grid_.time(next_k) - s.t1()) <= 1e-9 * grid_.dt) {
               phi_ = s.X1().topRows(N).array().tanh();
+              if (states_) record_states(s.X1().topRows(N), next_k, first, grid_.K, out);
             } else {
               s.eval(grid_.time(next_k), dense_);
               phi_ = dense_.topRows(N).array().tanh();
+              if (states_) record_states(dense_.topRows(N), next_k, first, grid_.K, out);
             }
             record_readouts(net, phi_, next_k, first, out);
             ++next_k;
@@ -126,8 +143,9 @@ class Recorder {
   std::unique_ptr<EulerBptt<Scalar>> euler_;
   std::unique_ptr<RnnRhs<Scalar>> rhs_;
   std::unique_ptr<AdaptiveDriver<Scalar>> driver_;
+  bool states_;  ///< record x(t_k) too
   std::vector<double> stops_;
-  MatX<Scalar> Z_, dense_, phi_;
+  MatX<Scalar> Z_, dense_, phi_, X_;
   VecX<Scalar> y_bar_;
 };
 
@@ -137,7 +155,7 @@ template <typename Scalar>
 TrialTraces record_traces(const Network<Scalar>& net, const TrialSource& source, Split split,
                           const std::int64_t* indices, Index count,
                           const IntegratorOptions& integrator, const TimeGrid& grid, int threads,
-                          const std::function<void(Index, Index)>& progress) {
+                          const std::function<void(Index, Index)>& progress, bool record_states) {
   if (source.n_steps() != grid.K) {
     throw ConfigError("the trials have " + std::to_string(source.n_steps()) +
                       " steps but the time grid has K = " + std::to_string(grid.K));
@@ -155,6 +173,7 @@ TrialTraces record_traces(const Network<Scalar>& net, const TrialSource& source,
   out.coherence.setZero(count, 2);
   out.d_in = source.d_in();
   out.u.assign(static_cast<std::size_t>(count * K * out.d_in), 0.0);
+  if (record_states) out.x.assign(static_cast<std::size_t>(count * K * net.dims().N), 0.0);
   out.window_start = grid.T - grid.T_avg;
   out.window_end = grid.T;
 
@@ -162,7 +181,9 @@ TrialTraces record_traces(const Network<Scalar>& net, const TrialSource& source,
   const int n_threads =
       static_cast<int>(std::clamp<Index>(threads, 1, std::max<Index>(1, n_blocks)));
   std::vector<std::unique_ptr<Recorder<Scalar>>> recorders(static_cast<std::size_t>(n_threads));
-  for (auto& r : recorders) r = std::make_unique<Recorder<Scalar>>(integrator, grid);
+  for (auto& r : recorders) {
+    r = std::make_unique<Recorder<Scalar>>(integrator, grid, record_states);
+  }
   std::exception_ptr error;
   Index done = 0;
 #pragma omp parallel for num_threads(n_threads) schedule(dynamic, 1)
@@ -189,9 +210,11 @@ TrialTraces record_traces(const Network<Scalar>& net, const TrialSource& source,
 
 template TrialTraces record_traces(const Network<float>&, const TrialSource&, Split,
                                    const std::int64_t*, Index, const IntegratorOptions&,
-                                   const TimeGrid&, int, const std::function<void(Index, Index)>&);
+                                   const TimeGrid&, int, const std::function<void(Index, Index)>&,
+                                   bool);
 template TrialTraces record_traces(const Network<double>&, const TrialSource&, Split,
                                    const std::int64_t*, Index, const IntegratorOptions&,
-                                   const TimeGrid&, int, const std::function<void(Index, Index)>&);
+                                   const TimeGrid&, int, const std::function<void(Index, Index)>&,
+                                   bool);
 
 }  // namespace lrnn

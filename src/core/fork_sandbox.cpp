@@ -12,8 +12,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
@@ -94,6 +96,19 @@ double read_limit_seconds(const std::string& path) {
   return 10.0 + mb / 2.0;
 }
 
+// The wall-clock limit of a test read: LRNN_HDF5_READ_WALL_LIMIT_S if set, else 6 times the CPU
+// limit (at least 60 s). A child that waits without using CPU is not looping, but it may wait for
+// ever: forked while another thread of this process held a lock (inside HDF5 or malloc, from a
+// Python thread while the GIL is released), it inherits the lock with no thread to release it.
+double wall_limit_seconds(double cpu_limit) {
+  if (const char* env = std::getenv("LRNN_HDF5_READ_WALL_LIMIT_S")) {
+    char* end = nullptr;
+    const double v = std::strtod(env, &end);
+    if (end != env && *end == '\0' && v > 0.0) return v;
+  }
+  return std::max(60.0, 6.0 * cpu_limit);
+}
+
 // InputError (the user's file) or IoError "path: what".
 [[noreturn]] void refuse(const std::string& path, bool user_input, const std::string& what) {
   if (user_input) throw InputError(path + ": " + what);
@@ -169,14 +184,21 @@ struct Fd {
 struct ChildEnd {
   bool reaped = false;
   int status = 0;
-  bool timed_out = false;
+  bool timed_out = false;       ///< killed for its CPU time
+  bool wall_timed_out = false;  ///< killed for its wall-clock time
   std::string message;
+};
+
+struct Limits {
+  double cpu_s;
+  double wall_s;
 };
 
 // Waits for the child's exit (its pidfd turns readable; without one, the pipe's end of file,
 // which another fork() of this process could delay), reading the pipe meanwhile. A hang is told
 // from a slow read by CPU time: a looping HDF5 burns it, a stalled disk or a stopped job does not.
-ChildEnd wait_for_child(const std::string& path, const Child& child, double limit) {
+ChildEnd wait_for_child(const std::string& path, const Child& child, const Limits& limit) {
+  const auto start = std::chrono::steady_clock::now();
   const Fd reader{child.reader};
   const Fd exited{static_cast<int>(::syscall(SYS_pidfd_open, child.pid, 0))};
   ChildEnd end;
@@ -193,8 +215,14 @@ ChildEnd wait_for_child(const std::string& path, const Child& child, double limi
     }
     if (open && (fds[0].revents & (POLLIN | POLLHUP)) != 0) open = drain(reader.fd, end.message);
     if (exited.fd >= 0 ? (fds[1].revents & POLLIN) != 0 : !open) break;
-    if (cpu_seconds(child.pid) > limit) {
+    if (cpu_seconds(child.pid) > limit.cpu_s) {
       end.timed_out = true;
+      ::kill(child.pid, SIGKILL);
+      break;
+    }
+    if (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() >
+        limit.wall_s) {
+      end.wall_timed_out = true;
       ::kill(child.pid, SIGKILL);
       break;
     }
@@ -230,10 +258,17 @@ void rethrow(const std::string& path, bool user_input, const std::string& messag
 }
 
 // Returns when the child read the file; else throws what refuses it.
-void judge(const std::string& path, bool user_input, const ChildEnd& end, double limit) {
+void judge(const std::string& path, bool user_input, const ChildEnd& end, const Limits& limit) {
   const auto fail = [&](const std::string& what) { refuse(path, user_input, what); };
   char seconds[32];
-  std::snprintf(seconds, sizeof seconds, "%.3g", limit);
+  std::snprintf(seconds, sizeof seconds, "%.3g", limit.cpu_s);
+  if (end.wall_timed_out) {
+    char wall[32];
+    std::snprintf(wall, sizeof wall, "%.3g", limit.wall_s);
+    fail(std::string("a test read in a child process did not finish in ") + wall +
+         " s of wall-clock time: a stalled disk, a stopped job, or a lock another thread held "
+         "when the child was forked (LRNN_HDF5_READ_WALL_LIMIT_S sets the limit)");
+  }
   if (end.timed_out) {
     fail(std::string("a test read in a child process used ") + seconds +
          " s of CPU time without finishing: the HDF5 library loops on this file, which is "
@@ -262,7 +297,8 @@ void judge(const std::string& path, bool user_input, const ChildEnd& end, double
 
 void probe_in_child(const std::string& path, bool user_input, const std::function<void()>& read) {
   if (!g_read_isolation.load(std::memory_order_relaxed)) return;
-  const double limit = read_limit_seconds(path);
+  const double cpu = read_limit_seconds(path);
+  const Limits limit{cpu, wall_limit_seconds(cpu)};
   const Child child = start_child(path, read);
   if (child.pid < 0) return;
   const ChildEnd end = wait_for_child(path, child, limit);

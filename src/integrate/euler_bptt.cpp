@@ -85,6 +85,10 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
   x_.setZero();
   phi(0).setZero();
   ysum_.setZero();
+  if (states_ != nullptr) {
+    states_->resize(d.N, (K + 1) * Bt);
+    states_->leftCols(Bt).setZero();
+  }
   for (Index k = 0; k < K; ++k) {
     this->poll_cancel();
     const auto phi_k = tape_.middleCols(k * Bt, Bt);
@@ -100,6 +104,7 @@ void EulerBptt<Scalar>::forward(const Network<Scalar>& net, const TrialBatch<Sca
     } else {
       x_ = keep * x_ + alpha * drive_;
     }
+    if (states_ != nullptr) states_->middleCols((k + 1) * Bt, Bt) = x_;
     auto phi_next = tape_.middleCols((k + 1) * Bt, Bt);
     phi_next = x_.array().tanh();
     if (grid_.in_window(k + 1)) ysum_.noalias() += w.transpose() * phi_next;

@@ -212,6 +212,23 @@ void check_finite_u(const std::string& path, const std::string& name, const std:
   }
 }
 
+void check_finite_coherence(const std::string& path, const std::string& name,
+                            const std::vector<double>& coherence) {
+  for (std::size_t i = 0; i < coherence.size(); ++i) {
+    if (!std::isfinite(coherence[i])) {
+      fail(path, fmt::format("{}[{}, {}] is {}", name, i / 2, i % 2, nonfinite_text(coherence[i])));
+    }
+  }
+}
+
+// An array of the trials' arrays whose size is not `expected` entries.
+void check_size(const std::string& path, const std::string& name, std::size_t size,
+                std::int64_t expected, const std::string& shape) {
+  if (size != static_cast<std::size_t>(expected)) {
+    fail(path, fmt::format("{} has {} entries but must be {} ({})", name, size, shape, expected));
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Writing
 
@@ -356,12 +373,7 @@ TrialsFile TrialsFile::load_here(const std::string& path, const TrialsFileOption
     if (coherence) {
       reading = coherence->name;
       out.coherence_ = r.read_doubles(*coherence);
-      for (std::size_t i = 0; i < out.coherence_.size(); ++i) {
-        if (!std::isfinite(out.coherence_[i])) {
-          fail(path, fmt::format("{}[{}, {}] is {}", coherence->name, i / 2, i % 2,
-                                 nonfinite_text(out.coherence_[i])));
-        }
-      }
+      check_finite_coherence(path, coherence->name, out.coherence_);
     }
     if (split) {
       reading = split->name;
@@ -371,6 +383,50 @@ TrialsFile TrialsFile::load_here(const std::string& path, const TrialsFileOption
     }
   } catch (const H5::Exception& e) {
     fail(path, "cannot read " + reading + h5_detail(e));
+  }
+  out.assign_splits(options.n_val);
+  return out;
+}
+
+TrialsFile TrialsFile::from_arrays(TrialArrays a, const TrialsFileOptions& options) {
+  const std::string& path = a.source;
+  if (a.n_trials < 1 || a.K < 1 || a.d_in < 1) {
+    fail(path, fmt::format("u has shape ({}, {}, {}) but must be trials x K x d_in, each >= 1",
+                           a.n_trials, a.K, a.d_in));
+  }
+  TrialsFile out;
+  out.path_ = path;
+  out.n_trials_ = a.n_trials;
+  out.K_ = a.K;
+  out.d_in_ = a.d_in;
+  const std::int64_t n = a.n_trials;
+  const std::string u_shape = fmt::format("{} x {} x {}", n, a.K, a.d_in);
+  const std::int64_t u_size = n * a.K * a.d_in;
+  if (!a.u_float.empty() || a.u_double.empty()) {
+    check_size(path, "u", a.u_float.size(), u_size, u_shape);
+    out.u_float_ = std::move(a.u_float);
+    check_finite_u(path, "u", out.u_float_, a.K, a.d_in);
+  } else {
+    check_size(path, "u", a.u_double.size(), u_size, u_shape);
+    out.u_double_ = std::move(a.u_double);
+    check_finite_u(path, "u", out.u_double_, a.K, a.d_in);
+  }
+  check_size(path, "label", a.label.size(), n, "trials");
+  out.label_ = std::move(a.label);
+  check_labels(path, "label", out.label_, options.label_type);
+  if (!a.context.empty()) {
+    check_size(path, "context", a.context.size(), n, "trials");
+    out.context_ = to_codes(path, "context", a.context, 0, 2, "1 or 2 (0 = unknown)");
+  }
+  if (!a.coherence.empty()) {
+    check_size(path, "coherence", a.coherence.size(), 2 * n, "trials x 2");
+    out.coherence_ = std::move(a.coherence);
+    check_finite_coherence(path, "coherence", out.coherence_);
+  }
+  if (!a.split.empty()) {
+    check_size(path, "split", a.split.size(), n, "trials");
+    out.split_of_ = to_codes(path, "split", a.split, 0, 2, "0 (train), 1 (validation) or 2 (test)");
+    out.has_split_ = true;
   }
   out.assign_splits(options.n_val);
   return out;

@@ -102,17 +102,18 @@ EvalSummary run(const std::string& path, const EvalOptions& options, Config conf
   meta.trials = summary.trials;
   meta.config_yaml = to_yaml(config);
   write_eval_file(file("eval.h5"), traces, summary.metrics, meta);
-  write_text_file(file("metrics.json"),
-                  to_json(summary.metrics, JsonObject()
-                                               .add("checkpoint", path)
-                                               .add("step", meta.step)
-                                               .add("integrator", meta.integrator)
-                                               .add("precision", meta.precision)
-                                               .add("trials", summary.trials)
-                                               .add("noise_std", config.rnn.noise_std)
-                                               .add("input_noise_std", config.task.input_noise_std)
-                                               .add("stim_std", config.task.stim_std)
-                                               .add("simulate_s", summary.simulate_s)));
+  summary.metrics_json =
+      to_json(summary.metrics, JsonObject()
+                                   .add("checkpoint", path)
+                                   .add("step", meta.step)
+                                   .add("integrator", meta.integrator)
+                                   .add("precision", meta.precision)
+                                   .add("trials", summary.trials)
+                                   .add("noise_std", config.rnn.noise_std)
+                                   .add("input_noise_std", config.task.input_noise_std)
+                                   .add("stim_std", config.task.stim_std)
+                                   .add("simulate_s", summary.simulate_s));
+  write_text_file(file("metrics.json"), summary.metrics_json);
   if (options.figures) {
     plot_readout(traces, file("readout.svg"));
     plot_psychometric(summary.metrics.psychometric, file("psychometric.svg"));

@@ -9,7 +9,11 @@
 //  - dies from a signal, or leaves other than by returning or throwing,
 //  - throws (its exception comes back through a pipe and is thrown here, same type and message),
 //  - or uses more CPU time than LRNN_HDF5_READ_LIMIT_S seconds (default 10 s plus 1 s per 2 MB
-//    of file). CPU time, not wall time, so a slow disk or a stopped job is not taken for a loop.
+//    of file). CPU time, not wall time, so a slow disk or a stopped job is not taken for a loop;
+//  - or runs longer than LRNN_HDF5_READ_WALL_LIMIT_S seconds of wall-clock time (default 6 times
+//    the CPU limit, at least 60 s), so that it never hangs: a child forked while another thread
+//    held a lock (inside HDF5 or malloc; the Python module releases the GIL, so Python threads
+//    may be there) waits for it for ever, using no CPU.
 // Otherwise the read is repeated here, at the cost of one fork and a second read (about 10 ms for
 // a checkpoint of N = 500).
 //

@@ -45,6 +45,11 @@ class EulerBptt final : public GradientMethod<Scalar> {
   /// readout y_k and the latents kappa_k = nᵀ phi_k / N off these, the same numbers the loss saw.
   auto tape_step(Index k) const { return tape_.middleCols(k * n_trials_, n_trials_); }
 
+  /// Also keep the states x_0 .. x_K of every forward() in *states, an N x ((K+1) B) block laid
+  /// out as the tape (resized before the time loop), or stop (nullptr, the default). For the
+  /// recorders of analysis/traces.hpp; training needs phi only.
+  void set_state_record(MatX<Scalar>* states) { states_ = states; }
+
  private:
   void reserve(const Dims& d, Index n_trials);
   auto phi(Index k) { return tape_.middleCols(k * n_trials_, n_trials_); }
@@ -64,6 +69,7 @@ class EulerBptt final : public GradientMethod<Scalar> {
   NormalBlock noise_;     ///< xi_k of the recurrent noise
   SolveStats stats_;
   std::unique_ptr<detail::BulkProduct<Scalar>> bulk_;  ///< g C phi without allocations
+  MatX<Scalar>* states_ = nullptr;  ///< x_0 .. x_K when asked (set_state_record), not owned
 };
 
 }  // namespace lrnn

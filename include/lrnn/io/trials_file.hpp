@@ -29,6 +29,21 @@ struct TrialsFileOptions {
   std::int64_t n_val = 0;
 };
 
+/// Trials held in arrays rather than a file (the Python module's `trials=`), in a trials file's
+/// layout: every array row-major as NumPy holds it, the optional ones empty when absent.
+struct TrialArrays {
+  std::string source = "trials";  ///< names the arrays in messages, as a file's path does
+  std::int64_t n_trials = 0;
+  Index K = 0;                    ///< steps of each trial
+  Index d_in = 0;                 ///< input channels
+  std::vector<float> u_float;     ///< trials x K x d_in, or empty when u_double holds u
+  std::vector<double> u_double;   ///< trials x K x d_in, or empty when u_float holds u
+  std::vector<double> label;      ///< trials
+  std::vector<double> context;    ///< trials, or empty
+  std::vector<double> coherence;  ///< trials x 2, or empty
+  std::vector<double> split;      ///< trials, or empty
+};
+
 /// The trials of one file, held in memory. Splits: with /split, split s is the trials whose /split
 /// value is s, in file order. Without it, validation is the last n_val trials, train the others,
 /// and test every trial of the file.
@@ -48,6 +63,10 @@ class TrialsFile final : public TrialSourceOf<TrialsFile> {
   static TrialsFile load(const std::string& path, LabelType label_type) {
     return load(path, TrialsFileOptions{label_type, 0});
   }
+
+  /// The same trials from arrays (moved in, not copied), checked by the same rules as a file's;
+  /// InputError names arrays.source and the array: "trials: u[3, 5, 0] is NaN".
+  static TrialsFile from_arrays(TrialArrays arrays, const TrialsFileOptions& options);
 
   /// Re-splits a file without /split: the last n_val trials validate. InputError if
   /// n_val >= n_trials() or n_val < 0; a no-op when the file has /split.

@@ -37,6 +37,7 @@ struct EvalSummary {
   std::string trials;              ///< where the trials came from
   std::vector<std::string> files;  ///< every file written
   double simulate_s = 0.0;         ///< wall seconds simulating
+  std::string metrics_json;        ///< what metrics.json holds
 };
 
 /// The checkpoint's resolved config (the config_yaml attribute). Throws InputError if it does not
