@@ -19,6 +19,8 @@
 #include "lrnn/config/config.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
+#include "lrnn/report/low_rank_report.hpp"
+#include "lrnn/report/resample_report.hpp"
 #include "lrnn/workflows/inspect.hpp"
 
 namespace {
