@@ -5,7 +5,6 @@
 #include <climits>
 #include <cstdint>
 #include <cstdlib>
-#include <sstream>
 #include <thread>
 
 #ifdef LRNN_WITH_MPI
@@ -17,6 +16,8 @@
 
 #include "lrnn/core/read_isolation.hpp"
 #endif
+
+#include "lrnn/core/text_diff.hpp"
 
 namespace lrnn {
 
@@ -126,18 +127,9 @@ class MpiComm final : public Comm {
 
 // The first line at which two texts differ, quoted from both.
 std::string first_difference(const std::string& mine, const std::string& root_text, int root) {
-  std::istringstream sa(mine), sb(root_text);
-  std::string la, lb;
-  while (true) {
-    const bool ga = static_cast<bool>(std::getline(sa, la));
-    const bool gb = static_cast<bool>(std::getline(sb, lb));
-    if (!ga && !gb) return "";
-    if (!ga) la = "(end)";
-    if (!gb) lb = "(end)";
-    if (la != lb || ga != gb) {
-      return "'" + la + "' here vs '" + lb + "' on rank " + std::to_string(root);
-    }
-  }
+  const auto d = first_different_lines(mine, root_text);
+  if (!d) return "";
+  return "'" + d->first + "' here vs '" + d->second + "' on rank " + std::to_string(root);
 }
 
 }  // namespace

@@ -21,6 +21,7 @@
 #include "lrnn/core/comm.hpp"
 #include "lrnn/core/errors.hpp"
 #include "lrnn/core/random.hpp"
+#include "lrnn/core/text_diff.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/io/metrics_log.hpp"
 #include "lrnn/io/text_file.hpp"
@@ -170,14 +171,9 @@ std::uint64_t fnv1a(const VecX<Scalar>& v, std::uint64_t h) {
 
 // The first line at which two YAML texts differ, for a message a user can act on.
 std::string first_difference(const std::string& a, const std::string& b) {
-  std::istringstream sa(a), sb(b);
-  std::string la, lb;
-  while (true) {
-    const bool ga = static_cast<bool>(std::getline(sa, la));
-    const bool gb = static_cast<bool>(std::getline(sb, lb));
-    if (!ga && !gb) return "";
-    if (la != lb || ga != gb) return "'" + la + "' in the checkpoint vs '" + lb + "' now";
-  }
+  const auto d = first_different_lines(a, b);
+  if (!d) return "";
+  return "'" + d->first + "' in the checkpoint vs '" + d->second + "' now";
 }
 
 template <typename Scalar>
