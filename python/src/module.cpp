@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <numeric>
 #include <optional>
 
@@ -559,6 +560,57 @@ const char* status_name(TrainStatus s) {
   return "?";
 }
 
+// While lrnn.train runs, SIGINT does what it does to lrnn-train: the stop flag cancels the step
+// under way (within a time step, not at the next step's callback), the trainer writes its
+// checkpoint, and train() then raises KeyboardInterrupt. Python's own handler only sets a flag
+// that the interpreter reads when it runs, and it does not run while the GIL is released.
+// Installed only from the main thread and when SIGINT is not ignored; the previous handler is
+// put back on the way out.
+static_assert(std::atomic<bool>::is_always_lock_free, "the SIGINT handler stores to it");
+
+class SigintStopsTheRun {
+ public:
+  explicit SigintStopsTheRun(std::atomic<bool>* stop) {
+    if (PyThreadState_Get() == nullptr || !is_main_thread()) return;
+    struct sigaction now {};
+    if (sigaction(SIGINT, nullptr, &previous_) != 0 || previous_.sa_handler == SIG_IGN) return;
+    stop_flag() = stop;
+    received_flag() = 0;
+    now.sa_handler = &SigintStopsTheRun::handle;
+    sigemptyset(&now.sa_mask);
+    installed_ = sigaction(SIGINT, &now, nullptr) == 0;
+  }
+  ~SigintStopsTheRun() {
+    if (!installed_) return;
+    sigaction(SIGINT, &previous_, nullptr);
+    stop_flag() = nullptr;
+  }
+  SigintStopsTheRun(const SigintStopsTheRun&) = delete;
+  SigintStopsTheRun& operator=(const SigintStopsTheRun&) = delete;
+  bool received() const { return installed_ && received_flag() != 0; }
+
+ private:
+  static bool is_main_thread() {
+    const py::object threading = py::module_::import("threading");
+    return threading.attr("current_thread")().is(threading.attr("main_thread")());
+  }
+  static std::atomic<bool>*& stop_flag() {
+    static std::atomic<bool>* flag = nullptr;
+    return flag;
+  }
+  static volatile std::sig_atomic_t& received_flag() {
+    static volatile std::sig_atomic_t flag = 0;
+    return flag;
+  }
+  static void handle(int) {
+    received_flag() = 1;
+    if (std::atomic<bool>* f = stop_flag()) f->store(true);
+  }
+
+  struct sigaction previous_ {};
+  bool installed_ = false;
+};
+
 py::dict step_metrics(const StepReport& r) {
   py::dict m;
   m["step"] = r.step;
@@ -628,8 +680,15 @@ py::dict train(const Config& config_in, std::optional<std::string> out,
   };
   TrainSummary s;
   {
-    py::gil_scoped_release release;
-    s = lrnn::train(config, dir, options);
+    const SigintStopsTheRun sigint(&stop);
+    {
+      py::gil_scoped_release release;
+      s = lrnn::train(config, dir, options);
+    }
+    if (sigint.received() && !raised) {
+      PyErr_SetNone(PyExc_KeyboardInterrupt);
+      raised.emplace();
+    }
   }
   if (raised) {
     raised->restore();

@@ -182,6 +182,15 @@ def test_ctrl_c_writes_a_checkpoint_and_raises_keyboard_interrupt(tmp_path):
     assert np.isfinite(net.M).all()
 
 
+def test_train_puts_pythons_sigint_handler_back(tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+    lrnn.train(short_config(), out=str(tmp_path / "run"), threads=1)
+    assert signal.getsignal(signal.SIGINT) is before
+    with pytest.raises(KeyboardInterrupt):  # and Python's handler answers SIGINT again
+        signal.raise_signal(signal.SIGINT)
+        time.sleep(1)
+
+
 def test_loss_and_grad_is_the_trainers_first_step(tmp_path):
     """The loss and gradient norm the trainer logs at step 1 (one batch that holds the 32
     training trials) are loss_and_grad's on the untrained network and those trials."""
