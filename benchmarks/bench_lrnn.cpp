@@ -24,6 +24,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -89,6 +90,7 @@ struct Spec {
   int threads = 1;        ///< OpenMP threads of BatchGradient, or Eigen::setNbThreads for GEMMs
   bool openblas = false;  ///< GEMMs: OpenBLAS's cblas_?gemm instead of Eigen (LRNN_BENCH_OPENBLAS)
   Backend backend = Backend::kEigen;  ///< Gemm/CxBlock: whose product (openblas implies kOpenBlas)
+  bool noise = true;  ///< steps: the config's recurrent noise (rnn.noise_std); false sets it to 0
 
   bool operator==(const Spec&) const = default;
 
@@ -123,9 +125,9 @@ struct Spec {
     switch (kind) {
       case Kind::kTrainStep:
       case Kind::kForward:
-        std::snprintf(buf, sizeof buf, "%s/%s/%s/N:%d/T:%d/threads:%d",
+        std::snprintf(buf, sizeof buf, "%s/%s/%s/N:%d/T:%d/threads:%d%s",
                       kind == Kind::kTrainStep ? "TrainStep" : "Forward", method_name(),
-                      precision_name(), N, T, threads);
+                      precision_name(), N, T, threads, noise ? "" : "/noise:0");
         break;
       case Kind::kGemmBlock:
         std::snprintf(buf, sizeof buf, "Gemm/CxBlock/%s%s/N:%d/cols:%d/threads:%d",
@@ -209,6 +211,7 @@ lrnn::Config make_config(const Spec& s) {
     c.integrator.rtol = std::max(c.integrator.rtol, 1e-3);  // the least bf16 allows
   }
   c.rnn.N = s.N;
+  if (!s.noise) c.rnn.noise_std = 0.0;
   c.task.T_stim = static_cast<double>(s.T) - c.task.T_burn;
   c.training.precision = s.precision;
   c.training.threads = s.threads;
@@ -331,6 +334,11 @@ void run_step(benchmark::State& state, const Spec& spec) {
   const bool train = spec.kind == Kind::kTrainStep;
   double bulk_flops = 0.0;
   lrnn::SolveStats sum;
+  // The bulk products' own time, summed over the solver threads (BulkProfile), and the loop's.
+  auto& profile = lrnn::detail::bulk_profile;
+  profile.reset();
+  profile.enabled.store(true);
+  const auto loop_start = std::chrono::steady_clock::now();
   try {
     for (auto _ : state) {
       const auto r = train ? fx->train_step() : fx->forward();
@@ -349,10 +357,23 @@ void run_step(benchmark::State& state, const Spec& spec) {
       sum.rhs_backward += r.stats.rhs_backward;
     }
   } catch (const std::exception& e) {
+    profile.enabled.store(false);
     state.SkipWithError(e.what());
     return;
   }
+  const double loop_ns = static_cast<double>(std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                                 std::chrono::steady_clock::now() - loop_start)
+                                                 .count());
+  profile.enabled.store(false);
   set_counters(state, bulk_flops, B);
+  // bulk_own_GFLOPs: the bulk flops over the products' own time per thread, so over the threads
+  // together (compare with threads x the one-thread product); bulk_share: that time's share of
+  // the threads' wall time in the loop. The rest of the step is everything else.
+  if (const auto ns = static_cast<double>(profile.nanoseconds.load()); ns > 0.0) {
+    const double threads = spec.threads;
+    state.counters["bulk_own_GFLOPs"] = Counter(bulk_flops * threads / ns);
+    state.counters["bulk_share"] = Counter(ns / (threads * loop_ns));
+  }
   if (spec.method != Method::kEuler) {
     state.counters["steps_accepted"] =
         Counter(static_cast<double>(sum.steps_accepted), Counter::kAvgIterations);
@@ -573,6 +594,14 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
     for (const int threads : {1, 2})
       add({Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads});
   }
+  // float32 and bf16 without the shipped recurrent noise: the bulk products and the rest alone.
+  for (const Precision p : {Precision::kFloat32, Precision::kBf16}) {
+    for (const int threads : {1, 2}) {
+      Spec x{Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads};
+      x.noise = false;
+      add(x);
+    }
+  }
   for (const int threads : {1, 2}) {
     add({Kind::kForward, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads});
   }
@@ -674,7 +703,8 @@ double load_average_1min() {
 }
 
 /// bf16 against float32 in the same run: the step speedup, and the bf16 step's bulk rate as a share
-/// of the bf16 product's own rate for the solver's shape (threads x C times 16 trials).
+/// of the bf16 product's own rate for the solver's shape (threads x C times 16 trials), over the
+/// whole step and over the products' own profiled time; the share of the step they take.
 void print_bf16_summary(std::FILE* out, const CollectingReporter& rep, const Sizes& sizes) {
   auto value = [&rep](const Spec& s, const char* key) { return rep.value(s.name(), key); };
   Spec peak{Kind::kGemmBlock, Method::kEuler, Precision::kBf16, sizes.block_N, 0, 16, 1};
@@ -683,29 +713,43 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep, const Siz
   packed.precision = Precision::kFloat32;
   packed.backend = Backend::kPacked;
   const auto bf16_block = value(peak, "bulk_GFLOPs");
+  const auto f32_block = value(packed, "bulk_GFLOPs");
   std::fprintf(out, "\nbf16 (bulk product: %s)\n", lrnn::bf16_backend().c_str());
   std::fprintf(out, "  C x 16 trials, one thread: bf16 %s GFLOP/s, f32 packed %s GFLOP/s (%sx)\n",
-               fixed(bf16_block, 1).c_str(), fixed(value(packed, "bulk_GFLOPs"), 1).c_str(),
-               fixed(ratio(bf16_block, value(packed, "bulk_GFLOPs")), 2).c_str());
-  std::fprintf(out, "  %-44s %9s %9s %12s %10s\n", "step", "s/step", "vs f32", "bulk GFLOP/s",
-               "/bf16 peak");
+               fixed(bf16_block, 1).c_str(), fixed(f32_block, 1).c_str(),
+               fixed(ratio(bf16_block, f32_block), 2).c_str());
+  std::fprintf(out, "  %-52s %8s %7s %9s %6s %9s %6s %6s\n", "step", "s/step", "vs f32",
+               "bulk rate", "/peak", "own rate", "/peak", "share");
   for (const Method m : {Method::kEuler, Method::kTsit5}) {
-    for (const int threads : {1, 2}) {
-      const Spec b{Kind::kTrainStep, m, Precision::kBf16, sizes.N, sizes.T, 0, threads};
-      Spec f = b;
-      f.precision = Precision::kFloat32;
-      const auto tb = value(b, "s_per_step");
-      if (!tb) continue;
-      const auto rate = value(b, "bulk_GFLOPs");
-      std::fprintf(
-          out, "  %-44s %9s %8sx %12s %10s\n", b.name().c_str(), fixed(tb, 4).c_str(),
-          fixed(ratio(value(f, "s_per_step"), tb), 2).c_str(), fixed(rate, 1).c_str(),
-          fixed(bf16_block ? ratio(rate, *bf16_block * threads) : std::nullopt, 2).c_str());
+    for (const bool noise : {true, false}) {
+      for (const Precision p : {Precision::kFloat32, Precision::kBf16}) {
+        for (const int threads : {1, 2}) {
+          Spec b{Kind::kTrainStep, m, p, sizes.N, sizes.T, 0, threads};
+          b.noise = noise;
+          Spec f = b;
+          f.precision = Precision::kFloat32;
+          const auto tb = value(b, "s_per_step");
+          if (!tb) continue;
+          // Each precision against its own product: threads x the one-thread C x 16 trials.
+          const auto block = p == Precision::kBf16 ? bf16_block : f32_block;
+          const auto per_threads = block ? std::optional<double>(*block * threads) : std::nullopt;
+          const auto rate = value(b, "bulk_GFLOPs");
+          const auto own = value(b, "bulk_own_GFLOPs");
+          std::fprintf(out, "  %-52s %8s %6sx %9s %6s %9s %6s %6s\n", b.name().c_str(),
+                       fixed(tb, 4).c_str(), fixed(ratio(value(f, "s_per_step"), tb), 2).c_str(),
+                       fixed(rate, 1).c_str(), fixed(ratio(rate, per_threads), 2).c_str(),
+                       fixed(own, 1).c_str(), fixed(ratio(own, per_threads), 2).c_str(),
+                       fixed(value(b, "bulk_share"), 2).c_str());
+        }
+      }
     }
   }
-  std::fprintf(out,
-               "  vs f32: the float32 step of the same method and threads over this one (the "
-               "speedup); /bf16 peak: bulk rate over threads x Gemm/CxBlock/bf16/cols:16\n");
+  std::fprintf(
+      out,
+      "  vs f32: the float32 step of the same method, noise and threads over this one; bulk "
+      "rate: the bulk flops over the step's time; own rate: over the bulk products' own "
+      "profiled time; /peak: over threads x Gemm/CxBlock/<precision>/cols:16/threads:1 "
+      "(bf16, or f32/packed); share: the products' share of the step's time\n");
 }
 
 /// The table the issue asks for: every step's bulk rate as a ratio to the square GEMM of the same
@@ -800,8 +844,8 @@ void print_scaling(std::FILE* out, const CollectingReporter& rep, const std::vec
   std::vector<Spec> rows;
   for (const Spec& s : specs) {
     if (s.kind == Kind::kTrainStep && s.method == Method::kEuler && s.threads == 2 &&
-        s.precision == Precision::kFloat32 && (over_N ? s.T == sizes.T : s.N == sizes.N) &&
-        value(s, "s_per_step")) {
+        s.precision == Precision::kFloat32 && s.noise &&
+        (over_N ? s.T == sizes.T : s.N == sizes.N) && value(s, "s_per_step")) {
       rows.push_back(s);
     }
   }
