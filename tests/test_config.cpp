@@ -79,6 +79,7 @@ void expect_same(const Config& a, const Config& b) {
   EXPECT_EQ(a.training.n_val_trials, b.training.n_val_trials);
   EXPECT_EQ(a.training.n_epochs, b.training.n_epochs);
   EXPECT_EQ(a.training.balanced_batches, b.training.balanced_batches);
+  EXPECT_EQ(a.training.val_recurrent_noise, b.training.val_recurrent_noise);
   EXPECT_EQ(a.training.learning_rate, b.training.learning_rate);
   EXPECT_EQ(a.training.lr_schedule, b.training.lr_schedule);
   EXPECT_EQ(a.training.lr_final_fraction, b.training.lr_final_fraction);
@@ -146,6 +147,7 @@ Config unusual_config() {
   c.training.n_val_trials = 3;
   c.training.n_epochs = 4;
   c.training.balanced_batches = false;
+  c.training.val_recurrent_noise = false;
   c.training.learning_rate = 3e-4;
   c.training.lr_schedule = LrSchedule::kConstant;
   c.training.lr_final_fraction = 1.0;
@@ -540,7 +542,7 @@ TEST(ConfigYaml, UnusualConfigDiffersFromDefaultsEverywhere) {
     if (line_a.rfind("  input_noise_ramp_", 0) == 0) continue;
     EXPECT_NE(line_a, line_b);
   }
-  EXPECT_EQ(keys, 60);
+  EXPECT_EQ(keys, 61);
 }
 
 TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
@@ -580,6 +582,7 @@ TEST(ConfigYaml, WritesEveryKeyInSectionOrder) {
         "threads",
         "stop_at_val_accuracy",
         "stop_patience",
+        "val_recurrent_noise",
         "input_noise_ramp_from",
         "input_noise_ramp_begin",
         "input_noise_ramp_end"}},

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <limits>
+#include <numeric>
 #include <set>
 #include <string>
 #include <utility>
@@ -17,6 +18,7 @@
 #include "lrnn/core/errors.hpp"
 #include "lrnn/io/checkpoint.hpp"
 #include "lrnn/task/context_switch.hpp"
+#include "lrnn/train/batch_gradient.hpp"
 #include "lrnn/train/trainer.hpp"
 #include "support/files.hpp"
 #include "support/process.hpp"
@@ -377,6 +379,50 @@ TEST(Trainer, StopRuleEndsAtThePredictedStepAndResumesExactly) {
   const TrainSummary again = train(c, part, third);
   EXPECT_EQ(again.status, TrainStatus::kStoppedEarly);
   EXPECT_EQ(again.steps_done, expected_stop);
+}
+
+TEST(Trainer, ValidationWithoutRecurrentNoiseSeesTheDeterministicNetwork) {
+  Config c = tiny_config(Precision::kFloat32);
+  c.rnn.noise_std = 0.5;
+  c.training.n_epochs = 1;  // 100 steps, validations at 50 and 100
+  std::vector<TaskMetrics> with_noise;
+  std::vector<TaskMetrics> without;
+  const auto run = [&c](bool val_noise, std::vector<TaskMetrics>& out) {
+    c.training.val_recurrent_noise = val_noise;
+    c.output.dir = fresh_dir(val_noise ? "val_noise" : "val_noise_free").string();
+    const RunDir dir = prepare_run_dir(c.output.dir);
+    TrainRunOptions o;
+    o.on_step = [&out](const StepReport& r) {
+      if (r.has_validation) out.push_back(r.validation);
+    };
+    EXPECT_EQ(train(c, dir, o).status, TrainStatus::kCompleted);
+    return load_checkpoint<float>(dir.final());
+  };
+  const auto a = run(true, with_noise);
+  const auto b = run(false, without);
+  // Validation changes nothing in training: the same parameters, bit for bit.
+  EXPECT_TRUE((a.net.theta.flat().array() == b.net.theta.flat().array()).all());
+  ASSERT_EQ(with_noise.size(), 2u);
+  ASSERT_EQ(without.size(), 2u);
+  EXPECT_NE(with_noise.back().loss, without.back().loss);
+  // The noise-free validation is the final network's, run with rnn.noise_std = 0.
+  Network<float> net = b.net;  // a checkpoint holds parameters; the dynamics are the config's
+  net.noise_std = 0.0;
+  ContextSwitchTask task(c.task, c.integrator.dt, c.training.seed, c.training.n_train_trials,
+                         c.training.n_val_trials, 0);
+  BatchGradient<float> batch(c.integrator, task.grid(), c.task.label_type, 1);
+  std::vector<std::int64_t> idx(static_cast<std::size_t>(c.training.n_val_trials));
+  std::iota(idx.begin(), idx.end(), 0);
+  const auto r = batch.evaluate(net, task, Split::kValidation, idx.data(), c.training.n_val_trials)
+                     .metrics.result();
+  EXPECT_NEAR(r.loss, without.back().loss, 1e-5 * r.loss);
+  EXPECT_EQ(r.accuracy, without.back().accuracy);
+  net.noise_std = 0.5;
+  net.noise_seed = c.training.seed;
+  const auto noisy =
+      batch.evaluate(net, task, Split::kValidation, idx.data(), c.training.n_val_trials)
+          .metrics.result();
+  EXPECT_NE(noisy.loss, r.loss);
 }
 
 TEST(TrainingOrder, IsAPermutationWithBalancedBatches) {

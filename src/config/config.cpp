@@ -152,6 +152,7 @@ void for_each_field(C& c, F&& f) {
   f("training", "threads", c.training.threads);
   f("training", "stop_at_val_accuracy", c.training.stop_at_val_accuracy);
   f("training", "stop_patience", c.training.stop_patience);
+  f("training", "val_recurrent_noise", c.training.val_recurrent_noise);
   f("training", "input_noise_ramp_from", c.training.input_noise_ramp_from);
   f("training", "input_noise_ramp_begin", c.training.input_noise_ramp_begin);
   f("training", "input_noise_ramp_end", c.training.input_noise_ramp_end);

@@ -551,6 +551,12 @@ class Trainer {
 
   void log_curriculum() const {
     const auto& t = config_.training;
+    if (!t.val_recurrent_noise) {
+      spdlog::info(
+          "validation runs without the recurrent noise (training.val_recurrent_noise: false); "
+          "training steps have rnn.noise_std = {}",
+          config_.rnn.noise_std);
+    }
     if (!t.input_noise_ramp()) return;
     spdlog::info(
         "curriculum: the training trials' input noise std is {} up to step {}, then ramps to {} "
@@ -681,6 +687,21 @@ class Trainer {
                           config_.training.balanced_batches);
   }
 
+  /// Sets a network's recurrent noise to 0 for its lifetime (when `off`), and puts it back.
+  class NoiseOff {
+   public:
+    NoiseOff(Network<Scalar>& net, bool off) : net_(net), saved_(net.noise_std) {
+      if (off) net_.noise_std = 0.0;
+    }
+    ~NoiseOff() { net_.noise_std = saved_; }
+    NoiseOff(const NoiseOff&) = delete;
+    NoiseOff& operator=(const NoiseOff&) = delete;
+
+   private:
+    Network<Scalar>& net_;
+    double saved_;
+  };
+
   // The validation metrics; nullopt when a stop is requested first (checked between chunks, alone).
   std::optional<TaskMetrics> validate() {
     const auto n_val = static_cast<std::int64_t>(config_.training.n_val_trials);
@@ -689,6 +710,8 @@ class Trainer {
     const std::int64_t chunk = comm_.size() == 1 ? config_.training.batch_size : n_val;
     MetricsAccumulator acc(config_.task.label_type);
     std::vector<std::int64_t> idx(static_cast<std::size_t>(chunk));
+    // training.val_recurrent_noise: false validates the deterministic network, as it is tested.
+    const NoiseOff noise_off(net_, !config_.training.val_recurrent_noise);
     for (std::int64_t first = 0; first < n_val; first += chunk) {
       if (comm_.size() == 1 && local_stop()) return std::nullopt;
       const std::int64_t count = std::min(chunk, n_val - first);

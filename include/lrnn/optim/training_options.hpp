@@ -48,6 +48,10 @@ struct TrainingOptions {
   /// training.stop_patience: validations in a row the stop rule waits for, >= 1; needs
   /// stop_at_val_accuracy > 0 when above 1
   int stop_patience = 1;
+  /// training.val_recurrent_noise: validation runs the dynamics with rnn.noise_std, as training
+  /// does (true), or without it (false), as the network is tested. Without recurrent noise the
+  /// two are the same (so lrnn-eval --noise-std 0 keeps a stored config valid).
+  bool val_recurrent_noise = true;
   int threads = 0;  ///< training.threads: 0 = all cores; --threads overrides
   /// A curriculum over the input noise: the training trials' input noise std is
   /// input_noise_ramp_from up to step input_noise_ramp_begin, then moves linearly to
