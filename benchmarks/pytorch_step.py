@@ -33,7 +33,7 @@ def main():
     p.add_argument("--T-avg", type=float, default=10.0)
     p.add_argument("--dt", type=float, default=0.1)
     p.add_argument("--noise-std", type=float, default=0.0, help="recurrent noise sigma")
-    p.add_argument("--lrnn-step-s", type=float, action="append", default=[],
+    p.add_argument("--lrnn-step-s", action="append", default=[], metavar="LABEL=SECONDS",
                    help="lrnn's step time(s) in seconds, as LABEL=SECONDS, for the ratio column")
     a = p.parse_args()
     try:
@@ -94,7 +94,13 @@ def main():
         opt.step()
         return time.perf_counter() - t0
 
-    lrnn = dict(x.split("=", 1) for x in a.lrnn_step_s)
+    lrnn = {}
+    for x in a.lrnn_step_s:
+        label, _, secs = x.rpartition("=")
+        try:
+            lrnn[label or "step"] = float(secs)
+        except ValueError:
+            p.error(f"--lrnn-step-s {x!r}: expected LABEL=SECONDS, e.g. bf16=0.056")
     print(f"PyTorch {torch.__version__}, {a.threads} threads, N = {N}, R = {R}, batch {B_}, "
           f"K = {K} Euler steps, noise_std {a.noise_std}; median of {a.repeats} steps")
     for label, autocast in (("float32", False), ("bf16 autocast", True)):
@@ -103,7 +109,7 @@ def main():
         med = statistics.median(times)
         line = f"  {label:14s} {med:8.3f} s/step  (min {min(times):.3f}, max {max(times):.3f})"
         for name, secs in lrnn.items():
-            line += f"  {med / float(secs):6.1f}x lrnn {name}"
+            line += f"  {med / secs:6.1f}x lrnn {name}"
         print(line)
     return 0
 
