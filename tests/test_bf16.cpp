@@ -146,6 +146,34 @@ TEST(Bf16Gemm, OddShapesAndStridedBlocks) {
   }
 }
 
+TEST(BulkProfile, CountsEachProductOnceOnEveryBackend) {
+  // lrnn-bench's profile of the bulk products: the fallback runs a float32 BulkProduct inside the
+  // bf16 one, which must not be counted (or timed) a second time.
+  const Product p = make_product(64, 16);
+  for (const bool forced : {false, true}) {
+    for (const BulkMode mode : {BulkMode::kNative, BulkMode::kBf16}) {
+      if (forced) setenv("LRNN_BF16_FALLBACK", "1", 1);
+      detail::BulkProduct<float> bulk;
+      bulk.reserve(64, 16);
+      bulk.set_mode(mode);
+      bulk.pack(p.C, detail::BulkProduct<float>::kForward);
+      MatX<float> dst = MatX<float>::Zero(64, 16);
+      auto& profile = detail::bulk_profile;
+      profile.reset();
+      bulk.add(1.0f, p.C, p.X, dst);  // not profiled
+      profile.enabled = true;
+      // A block view, as the solvers pass: another instantiation than the fallback's own product.
+      const auto block = p.X.leftCols(16);
+      for (int i = 0; i < 3; ++i) bulk.add(1.0f, p.C, block, dst);
+      profile.enabled = false;
+      EXPECT_EQ(profile.products.load(), 3) << "fallback forced: " << forced;
+      EXPECT_GT(profile.nanoseconds.load(), 0);
+      EXPECT_FALSE(detail::BulkProfile::timing);
+      if (forced) unsetenv("LRNN_BF16_FALLBACK");
+    }
+  }
+}
+
 // ------------------------------------------------------------------------------------------------
 // The gradient of the default network
 

@@ -41,6 +41,10 @@ struct BulkProfile {
     nanoseconds.store(0, std::memory_order_relaxed);
     products.store(0, std::memory_order_relaxed);
   }
+
+  /// Whether this thread is inside a timed product: one flag for every BulkProduct type and
+  /// instantiation, so that the bf16 fallback's float32 product within one is not counted again.
+  static inline thread_local bool timing = false;
 };
 inline BulkProfile bulk_profile;
 
@@ -150,15 +154,14 @@ class BulkProduct {
   template <typename MatC, typename MatX, typename MatD>
   void run(int which, Scalar alpha, const MatC& C, const MatX& X, MatD& dst) {
     // A product inside a timed one (the bf16 fallback's float32 kernel) is not counted twice.
-    static thread_local bool timing = false;
-    if (timing || !bulk_profile.enabled.load(std::memory_order_relaxed)) {
+    if (BulkProfile::timing || !bulk_profile.enabled.load(std::memory_order_relaxed)) {
       multiply(which, alpha, C, X, dst);
       return;
     }
-    timing = true;
+    BulkProfile::timing = true;
     const auto start = std::chrono::steady_clock::now();
     multiply(which, alpha, C, X, dst);
-    timing = false;
+    BulkProfile::timing = false;
     const auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         std::chrono::steady_clock::now() - start)
                         .count();
