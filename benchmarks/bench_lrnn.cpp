@@ -705,7 +705,8 @@ double load_average_1min() {
 /// bf16 against float32 in the same run: the step speedup, and the bf16 step's bulk rate as a share
 /// of the bf16 product's own rate for the solver's shape (threads x C times 16 trials), over the
 /// whole step and over the products' own profiled time; the share of the step they take.
-void print_bf16_summary(std::FILE* out, const CollectingReporter& rep, const Sizes& sizes) {
+void print_bf16_summary(std::FILE* out, const CollectingReporter& rep,
+                        const std::vector<Spec>& specs, const Sizes& sizes) {
   auto value = [&rep](const Spec& s, const char* key) { return rep.value(s.name(), key); };
   Spec peak{Kind::kGemmBlock, Method::kEuler, Precision::kBf16, sizes.block_N, 0, 16, 1};
   peak.backend = Backend::kBf16;
@@ -720,29 +721,26 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep, const Siz
                fixed(ratio(bf16_block, f32_block), 2).c_str());
   std::fprintf(out, "  %-52s %8s %7s %9s %6s %9s %6s %6s\n", "step", "s/step", "vs f32",
                "bulk rate", "/peak", "own rate", "/peak", "share");
-  for (const Method m : {Method::kEuler, Method::kTsit5}) {
-    for (const bool noise : {true, false}) {
-      for (const Precision p : {Precision::kFloat32, Precision::kBf16}) {
-        for (const int threads : {1, 2}) {
-          Spec b{Kind::kTrainStep, m, p, sizes.N, sizes.T, 0, threads};
-          b.noise = noise;
-          Spec f = b;
-          f.precision = Precision::kFloat32;
-          const auto tb = value(b, "s_per_step");
-          if (!tb) continue;
-          // Each precision against its own product: threads x the one-thread C x 16 trials.
-          const auto block = p == Precision::kBf16 ? bf16_block : f32_block;
-          const auto per_threads = block ? std::optional<double>(*block * threads) : std::nullopt;
-          const auto rate = value(b, "bulk_GFLOPs");
-          const auto own = value(b, "bulk_own_GFLOPs");
-          std::fprintf(out, "  %-52s %8s %6sx %9s %6s %9s %6s %6s\n", b.name().c_str(),
-                       fixed(tb, 4).c_str(), fixed(ratio(value(f, "s_per_step"), tb), 2).c_str(),
-                       fixed(rate, 1).c_str(), fixed(ratio(rate, per_threads), 2).c_str(),
-                       fixed(own, 1).c_str(), fixed(ratio(own, per_threads), 2).c_str(),
-                       fixed(value(b, "bulk_share"), 2).c_str());
-        }
-      }
+  // The run's default-size float32 and bf16 steps (Euler and tsit5), in the suite's order.
+  for (const Spec& b : specs) {
+    if (b.kind != Kind::kTrainStep || b.N != sizes.N || b.T != sizes.T ||
+        b.precision == Precision::kFloat64 || b.method == Method::kRk45) {
+      continue;
     }
+    const auto tb = value(b, "s_per_step");
+    if (!tb) continue;
+    Spec f = b;
+    f.precision = Precision::kFloat32;
+    // Each precision against its own product: threads x the one-thread C x 16 trials.
+    const auto block = b.precision == Precision::kBf16 ? bf16_block : f32_block;
+    const auto per_threads = block ? std::optional<double>(*block * b.threads) : std::nullopt;
+    const auto rate = value(b, "bulk_GFLOPs");
+    const auto own = value(b, "bulk_own_GFLOPs");
+    std::fprintf(out, "  %-52s %8s %6sx %9s %6s %9s %6s %6s\n", b.name().c_str(),
+                 fixed(tb, 4).c_str(), fixed(ratio(value(f, "s_per_step"), tb), 2).c_str(),
+                 fixed(rate, 1).c_str(), fixed(ratio(rate, per_threads), 2).c_str(),
+                 fixed(own, 1).c_str(), fixed(ratio(own, per_threads), 2).c_str(),
+                 fixed(value(b, "bulk_share"), 2).c_str());
   }
   std::fprintf(
       out,
@@ -870,7 +868,7 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   print_summary_header(out, load_start, load_end);
   print_products(out, rep, specs);
   print_steps(out, rep, specs, sizes);
-  print_bf16_summary(out, rep, sizes);
+  print_bf16_summary(out, rep, specs, sizes);
 
   const Spec one{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, sizes.N, sizes.T, 0, 1};
   Spec two = one;

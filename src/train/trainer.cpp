@@ -549,7 +549,7 @@ class Trainer {
     meta_.stop_streak = all_above ? meta_.stop_streak + 1 : 0;
   }
 
-  void log_curriculum() const {
+  void log_noise_settings() const {
     const auto& t = config_.training;
     if (!t.val_recurrent_noise) {
       spdlog::info(
@@ -579,7 +579,7 @@ class Trainer {
                    config_.training.batch_size, parallelism(),
                    to_string(config_.training.precision), run_.root);
       log_bulk_backend();
-      log_curriculum();
+      log_noise_settings();
       warn_idle_ranks();
       return;
     }
@@ -615,7 +615,7 @@ class Trainer {
     spdlog::info("resuming from {} at step {} of {} ({})", options_.resume, meta_.step,
                  total_steps_, parallelism());
     log_bulk_backend();
-    log_curriculum();
+    log_noise_settings();
     warn_idle_ranks();
   }
 
