@@ -42,14 +42,10 @@
 #ifdef LRNN_BENCH_OPENBLAS
 #include <cblas.h>
 #endif
-#ifdef LRNN_BENCH_ONEDNN
-#include <omp.h>
-
-#include <dnnl.hpp>
-#endif
 
 #include "integrate/bf16_gemm.hpp"
 #include "integrate/bulk_product.hpp"
+#include "integrate/onednn_matmul.hpp"
 #include "lrnn/config/config.hpp"
 #include "lrnn/integrate/gradient_method.hpp"
 #include "lrnn/model/network.hpp"
@@ -74,9 +70,11 @@ enum class Kind { kTrainStep, kForward, kGemmBlock, kGemmSquare };
 enum class Backend {
   kEigen,     ///< Eigen's product (packs C on every call)
   kOpenBlas,  ///< OpenBLAS's cblas_?gemm (LRNN_BENCH_OPENBLAS)
-  kPacked,    ///< lrnn's BulkProduct: C packed once, Eigen's kernel (the float32 solver's path)
-  kOneDnn,    ///< oneDNN's matmul, C reordered once (LRNN_BENCH_ONEDNN): the float32 alternative
-  kBf16,      ///< lrnn's Bf16Gemm: the bf16 solver's path (oneDNN or the fallback)
+  /// lrnn's BulkProduct on its packed Eigen kernel (LRNN_F32_EIGEN=1 while it runs): C packed
+  /// once. For steps: the float32 step on that kernel (".../kernel:eigen").
+  kPacked,
+  kOneDnn,  ///< lrnn's BulkProduct on oneDNN's float32 matmul, where lrnn chooses it
+  kBf16,    ///< lrnn's Bf16Gemm: the bf16 solver's path (oneDNN or the fallback)
 };
 
 /// One benchmark: what it runs and at which size. The name is built from it.
@@ -125,9 +123,10 @@ struct Spec {
     switch (kind) {
       case Kind::kTrainStep:
       case Kind::kForward:
-        std::snprintf(buf, sizeof buf, "%s/%s/%s/N:%d/T:%d/threads:%d%s",
+        std::snprintf(buf, sizeof buf, "%s/%s/%s/N:%d/T:%d/threads:%d%s%s",
                       kind == Kind::kTrainStep ? "TrainStep" : "Forward", method_name(),
-                      precision_name(), N, T, threads, noise ? "" : "/noise:0");
+                      precision_name(), N, T, threads, noise ? "" : "/noise:0",
+                      backend == Backend::kPacked ? "/kernel:eigen" : "");
         break;
       case Kind::kGemmBlock:
         std::snprintf(buf, sizeof buf, "Gemm/CxBlock/%s%s/N:%d/cols:%d/threads:%d",
@@ -153,8 +152,9 @@ struct Sizes {
 
   static Sizes smoke() {
     // T = 25 is the shortest trial whose stimulus period (T - T_burn) still holds the T_avg = 10
-    // loss window of the default task.
-    return Sizes{64, 30, {32, 64}, {25, 30}, 64, 256};
+    // loss window of the default task. N = 128: above oneDNN's float32 crossover (N >= 100), so
+    // that both float32 kernels run where the CPU has AVX-512.
+    return Sizes{128, 30, {32, 64}, {25, 30}, 128, 256};
   }
 };
 
@@ -200,6 +200,26 @@ void set_counters(benchmark::State& state, double bulk_flops, double trials_per_
       1.0, static_cast<Counter::Flags>(Counter::kIsIterationInvariantRate | Counter::kInvert));
   state.counters["peak_RSS_MB"] = Counter(peak_rss_mb());
 }
+
+// ---------------------------------------------------------------------------------------------
+// The float32 kernel
+
+/// While it lives, float32 bulk products made (and re-chosen at each solve) run on lrnn's packed
+/// Eigen kernel instead of oneDNN's, when `on`: LRNN_F32_EIGEN=1, as a user would set it.
+class ForceEigenKernel {
+ public:
+  explicit ForceEigenKernel(bool on) : on_(on) {
+    if (on_) setenv("LRNN_F32_EIGEN", "1", 1);
+  }
+  ~ForceEigenKernel() {
+    if (on_) unsetenv("LRNN_F32_EIGEN");
+  }
+  ForceEigenKernel(const ForceEigenKernel&) = delete;
+  ForceEigenKernel& operator=(const ForceEigenKernel&) = delete;
+
+ private:
+  bool on_;
+};
 
 // ---------------------------------------------------------------------------------------------
 // Training steps
@@ -317,6 +337,8 @@ FixtureCache& fixture_cache() {
 
 template <typename Scalar>
 void run_step(benchmark::State& state, const Spec& spec) {
+  // The kernel is chosen at every solve: the switch holds for the fixture and the timed loop.
+  const ForceEigenKernel eigen(spec.backend == Backend::kPacked);
   StepFixture<Scalar>* fx = nullptr;
   try {
     fx = &fixture_cache().get<Scalar>(spec);
@@ -446,17 +468,23 @@ void run_gemm_openblas(benchmark::State& state, Index rows, Index depth, Index c
 }
 #endif
 
-/// C times a block the way a solver thread does it: lrnn's BulkProduct (C packed once) in float32,
-/// or its Bf16Gemm (bf16: C converted once, the block converted per product), on one thread.
-void run_solver_product(benchmark::State& state, Index n, Index cols, bool bf16) {
+/// C times a block the way a solver thread does it, on one thread: lrnn's BulkProduct (C packed
+/// once) in float32 on the Eigen kernel (kPacked) or on oneDNN's (kOneDnn), or its Bf16Gemm (bf16:
+/// C converted once, the block converted per product).
+void run_solver_product(benchmark::State& state, Index n, Index cols, Backend backend) {
   using Mat = lrnn::MatX<float>;
   reset_peak_rss();
+  const ForceEigenKernel eigen(backend == Backend::kPacked);
   const Mat C = Mat::Random(n, n);
   const Mat X = Mat::Random(n, cols);
   Mat Y = Mat::Zero(n, cols);
   lrnn::detail::BulkProduct<float> bulk;
   bulk.reserve(n, cols);
-  bulk.set_mode(bf16 ? lrnn::BulkMode::kBf16 : lrnn::BulkMode::kNative);
+  bulk.set_mode(backend == Backend::kBf16 ? lrnn::BulkMode::kBf16 : lrnn::BulkMode::kNative);
+  if (backend == Backend::kOneDnn && !bulk.uses_onednn_f32()) {
+    state.SkipWithError("float32 does not run on oneDNN here");
+    return;
+  }
   bulk.pack(C, lrnn::detail::BulkProduct<float>::kForward);
   bulk.add(1.0f, C, X, Y);  // first touch, untimed
   for (auto _ : state) {
@@ -469,61 +497,14 @@ void run_solver_product(benchmark::State& state, Index n, Index cols, bool bf16)
   set_counters(state, flops, static_cast<double>(cols));
 }
 
-#ifdef LRNN_BENCH_ONEDNN
-/// oneDNN's float32 matmul of C (reordered once into its layout) times a block, on one thread:
-/// the alternative to the packed Eigen kernel that float32 solves use.
-void run_gemm_onednn_f32(benchmark::State& state, Index n, Index cols) {
-  using dnnl::memory;
-  reset_peak_rss();
-  const lrnn::MatX<float> C = lrnn::MatX<float>::Random(n, n);
-  const lrnn::MatX<float> X = lrnn::MatX<float>::Random(n, cols);
-  lrnn::MatX<float> Y(n, cols);
-  dnnl::engine engine(dnnl::engine::kind::cpu, 0);
-  dnnl::stream stream(engine);
-  const memory::desc src_md({cols, n}, memory::data_type::f32, memory::format_tag::ab);
-  const memory::desc w_any({n, n}, memory::data_type::f32, memory::format_tag::any);
-  const dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, w_any, src_md), engine);
-  memory user(memory::desc({n, n}, memory::data_type::f32, memory::dims{n, 1}), engine,
-              const_cast<float*>(C.data()));
-  memory weights(pd.weights_desc(), engine);
-  dnnl::reorder(user, weights).execute(stream, user, weights);
-  memory src(src_md, engine, const_cast<float*>(X.data()));
-  memory dst(src_md, engine, Y.data());
-  const dnnl::matmul mm(pd);
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
-  const auto product = [&] {
-    mm.execute(stream, {{DNNL_ARG_SRC, src}, {DNNL_ARG_WEIGHTS, weights}, {DNNL_ARG_DST, dst}});
-    stream.wait();
-  };
-  product();  // first touch, untimed
-  for (auto _ : state) {
-    product();
-    benchmark::DoNotOptimize(Y.data());
-    benchmark::ClobberMemory();
-  }
-  omp_set_num_threads(threads);
-  state.SetLabel(pd.impl_info_str());
-  const double flops = 2.0 * static_cast<double>(n) * static_cast<double>(n) *
-                       static_cast<double>(cols) * static_cast<double>(state.iterations());
-  set_counters(state, flops, static_cast<double>(cols));
-}
-#endif
-
 /// A reference product: Eigen's, or OpenBLAS's when the spec asks for it.
 template <typename Scalar>
 void run_reference(benchmark::State& state, const Spec& spec, Index cols) {
   if constexpr (std::is_same_v<Scalar, float>) {
-    if (spec.backend == Backend::kPacked || spec.backend == Backend::kBf16) {
-      run_solver_product(state, spec.N, cols, spec.backend == Backend::kBf16);
+    if (spec.backend != Backend::kEigen) {
+      run_solver_product(state, spec.N, cols, spec.backend);
       return;
     }
-#ifdef LRNN_BENCH_ONEDNN
-    if (spec.backend == Backend::kOneDnn) {
-      run_gemm_onednn_f32(state, spec.N, cols);
-      return;
-    }
-#endif
   }
 #ifdef LRNN_BENCH_OPENBLAS
   if (spec.openblas) {
@@ -571,11 +552,9 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
     }
   }
   // The product of a solver thread, C times a block of 16 trials, on its three paths: float32
-  // through lrnn's packed Eigen kernel and through oneDNN (to choose between them), and bf16.
+  // through lrnn's packed Eigen kernel and through oneDNN (where lrnn chooses it), and bf16.
   for (const Backend b : {Backend::kPacked, Backend::kOneDnn, Backend::kBf16}) {
-#ifndef LRNN_BENCH_ONEDNN
-    if (b == Backend::kOneDnn) continue;
-#endif
+    if (b == Backend::kOneDnn && !lrnn::detail::f32_uses_onednn(s.block_N, 16)) continue;
     Spec x{Kind::kGemmBlock,
            Method::kEuler,
            b == Backend::kBf16 ? Precision::kBf16 : Precision::kFloat32,
@@ -601,6 +580,20 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
       x.noise = false;
       add(x);
     }
+  }
+  // Where float32 runs on oneDNN: the same float32 steps on lrnn's Eigen kernel, to compare.
+  if (lrnn::detail::f32_uses_onednn(s.N, 16)) {
+    for (const bool noise : {true, false}) {
+      for (const int threads : {1, 2}) {
+        Spec x{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads};
+        x.noise = noise;
+        x.backend = Backend::kPacked;
+        add(x);
+      }
+    }
+    Spec x{Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2};
+    x.backend = Backend::kPacked;
+    add(x);
   }
   for (const int threads : {1, 2}) {
     add({Kind::kForward, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads});
@@ -714,17 +707,22 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep,
   packed.precision = Precision::kFloat32;
   packed.backend = Backend::kPacked;
   const auto bf16_block = value(peak, "bulk_GFLOPs");
-  const auto f32_block = value(packed, "bulk_GFLOPs");
+  // float32's own product: oneDNN's where it runs (that row ran), else the Eigen kernel.
+  Spec chosen = packed;
+  chosen.backend = Backend::kOneDnn;
+  const auto f32_block =
+      value(chosen, "bulk_GFLOPs") ? value(chosen, "bulk_GFLOPs") : value(packed, "bulk_GFLOPs");
   std::fprintf(out, "\nbf16 (bulk product: %s)\n", lrnn::bf16_backend().c_str());
-  std::fprintf(out, "  C x 16 trials, one thread: bf16 %s GFLOP/s, f32 packed %s GFLOP/s (%sx)\n",
+  std::fprintf(out, "  C x 16 trials, one thread: bf16 %s GFLOP/s, f32 %s GFLOP/s (%sx)\n",
                fixed(bf16_block, 1).c_str(), fixed(f32_block, 1).c_str(),
                fixed(ratio(bf16_block, f32_block), 2).c_str());
-  std::fprintf(out, "  %-52s %8s %7s %9s %6s %9s %6s %6s\n", "step", "s/step", "vs f32",
+  std::fprintf(out, "  %-64s %8s %7s %9s %6s %9s %6s %6s\n", "step", "s/step", "vs f32",
                "bulk rate", "/peak", "own rate", "/peak", "share");
   // The run's default-size float32 and bf16 steps (Euler and tsit5), in the suite's order.
   for (const Spec& b : specs) {
     if (b.kind != Kind::kTrainStep || b.N != sizes.N || b.T != sizes.T ||
-        b.precision == Precision::kFloat64 || b.method == Method::kRk45) {
+        b.precision == Precision::kFloat64 || b.method == Method::kRk45 ||
+        b.backend != Backend::kEigen) {
       continue;
     }
     const auto tb = value(b, "s_per_step");
@@ -736,7 +734,7 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep,
     const auto per_threads = block ? std::optional<double>(*block * b.threads) : std::nullopt;
     const auto rate = value(b, "bulk_GFLOPs");
     const auto own = value(b, "bulk_own_GFLOPs");
-    std::fprintf(out, "  %-52s %8s %6sx %9s %6s %9s %6s %6s\n", b.name().c_str(),
+    std::fprintf(out, "  %-64s %8s %6sx %9s %6s %9s %6s %6s\n", b.name().c_str(),
                  fixed(tb, 4).c_str(), fixed(ratio(value(f, "s_per_step"), tb), 2).c_str(),
                  fixed(rate, 1).c_str(), fixed(ratio(rate, per_threads), 2).c_str(),
                  fixed(own, 1).c_str(), fixed(ratio(own, per_threads), 2).c_str(),
@@ -747,7 +745,40 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep,
       "  vs f32: the float32 step of the same method, noise and threads over this one; bulk "
       "rate: the bulk flops over the step's time; own rate: over the bulk products' own "
       "profiled time; /peak: over threads x Gemm/CxBlock/<precision>/cols:16/threads:1 "
-      "(bf16, or f32/packed); share: the products' share of the step's time\n");
+      "(bf16, or f32/onednn where it ran, else f32/packed); share: the products' share of the "
+      "step's time\n");
+}
+
+/// float32 on oneDNN against lrnn's Eigen kernel in the same run: the product of a solver thread
+/// and every default-size float32 step that ran on both.
+void print_f32_kernel_summary(std::FILE* out, const CollectingReporter& rep,
+                              const std::vector<Spec>& specs, const Sizes& sizes) {
+  auto value = [&rep](const Spec& s, const char* key) { return rep.value(s.name(), key); };
+  std::fprintf(out, "\nfloat32 (bulk product of N = %d: %s)\n", sizes.N,
+               lrnn::float32_backend(sizes.N).c_str());
+  Spec packed{Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, sizes.block_N, 0, 16, 1};
+  packed.backend = Backend::kPacked;
+  Spec onednn = packed;
+  onednn.backend = Backend::kOneDnn;
+  const auto eigen_rate = value(packed, "bulk_GFLOPs");
+  const auto onednn_rate = value(onednn, "bulk_GFLOPs");
+  std::fprintf(out,
+               "  C x 16 trials, one thread: oneDNN %s GFLOP/s, Eigen kernel %s GFLOP/s (%sx)\n",
+               fixed(onednn_rate, 1).c_str(), fixed(eigen_rate, 1).c_str(),
+               fixed(ratio(onednn_rate, eigen_rate), 2).c_str());
+  std::fprintf(out, "  %-64s %9s %9s %7s\n", "step", "s/step", "Eigen's", "speedup");
+  for (const Spec& e : specs) {
+    if (e.kind != Kind::kTrainStep || e.backend != Backend::kPacked || e.N != sizes.N ||
+        e.T != sizes.T) {
+      continue;
+    }
+    Spec d = e;
+    d.backend = Backend::kEigen;
+    const auto td = value(d, "s_per_step"), te = value(e, "s_per_step");
+    if (!td && !te) continue;  // filtered out
+    std::fprintf(out, "  %-64s %9s %9s %6sx\n", d.name().c_str(), fixed(td, 4).c_str(),
+                 fixed(te, 4).c_str(), fixed(ratio(te, td), 2).c_str());
+  }
 }
 
 /// The table the issue asks for: every step's bulk rate as a ratio to the square GEMM of the same
@@ -779,11 +810,11 @@ void print_summary_header(std::FILE* out, double load_start, double load_end) {
 }
 
 void print_products(std::FILE* out, const CollectingReporter& rep, const std::vector<Spec>& specs) {
-  std::fprintf(out, "\n%-52s %8s %15s\n", "Reference products", "GFLOP/s", "time/product");
+  std::fprintf(out, "\n%-64s %8s %15s\n", "Reference products", "GFLOP/s", "time/product");
   for (const Spec& s : specs) {
     const auto t = value_of(rep, s, "s_per_step");
     if (s.is_step() || !t) continue;
-    std::fprintf(out, "  %-50s %8s %12s ms\n", s.name().c_str(),
+    std::fprintf(out, "  %-62s %8s %12s ms\n", s.name().c_str(),
                  fixed(value_of(rep, s, "bulk_GFLOPs"), 1).c_str(),
                  fixed(t ? std::optional<double>(*t * 1e3) : std::nullopt, 3).c_str());
   }
@@ -797,7 +828,7 @@ void print_steps(std::FILE* out, const CollectingReporter& rep, const std::vecto
   const auto block16 = value({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, sizes.block_N,
                               0, static_cast<int>(lrnn::BatchGradient<float>::kTrialsPerBlock), 1},
                              "bulk_GFLOPs");
-  std::fprintf(out, "\n%-52s %7s %13s %9s %8s %9s %7s\n", "Steps (batch 32)", "s/step",
+  std::fprintf(out, "\n%-64s %7s %13s %9s %8s %9s %7s\n", "Steps (batch 32)", "s/step",
                "bulk GFLOP/s", "trials/s", "/square", "/block16", "RSS MB");
   for (const Spec& s : specs) {
     if (!s.is_step() || !value(s, "s_per_step")) continue;
@@ -809,7 +840,7 @@ void print_steps(std::FILE* out, const CollectingReporter& rep, const std::vecto
     if (s.precision == Precision::kFloat32 && s.N == sizes.block_N && block16) {
       vs_block = ratio(rate, *block16 * static_cast<double>(s.threads));
     }
-    std::fprintf(out, "  %-50s %7s %13s %9s %8s %9s %7s\n", s.name().c_str(),
+    std::fprintf(out, "  %-62s %7s %13s %9s %8s %9s %7s\n", s.name().c_str(),
                  fixed(value(s, "s_per_step"), 4).c_str(), fixed(rate, 1).c_str(),
                  fixed(value(s, "trials_per_s"), 0).c_str(),
                  fixed(ratio(rate, square_rate(rep, sizes,
@@ -842,7 +873,7 @@ void print_scaling(std::FILE* out, const CollectingReporter& rep, const std::vec
   std::vector<Spec> rows;
   for (const Spec& s : specs) {
     if (s.kind == Kind::kTrainStep && s.method == Method::kEuler && s.threads == 2 &&
-        s.precision == Precision::kFloat32 && s.noise &&
+        s.precision == Precision::kFloat32 && s.noise && s.backend == Backend::kEigen &&
         (over_N ? s.T == sizes.T : s.N == sizes.N) && value(s, "s_per_step")) {
       rows.push_back(s);
     }
@@ -869,6 +900,7 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   print_products(out, rep, specs);
   print_steps(out, rep, specs, sizes);
   print_bf16_summary(out, rep, specs, sizes);
+  print_f32_kernel_summary(out, rep, specs, sizes);
 
   const Spec one{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, sizes.N, sizes.T, 0, 1};
   Spec two = one;

@@ -1,5 +1,8 @@
 // The time loops allocate nothing: the number of heap allocations of a forward + backward pass
 // does not grow with the number of steps K. malloc is interposed for this test binary only.
+// The exception is oneDNN's matmul (float32 products where lrnn chooses it, and bf16), which
+// allocates inside each execute(): bounded per product below. The float32 cases force lrnn's
+// Eigen kernel (LRNN_F32_EIGEN=1) to check everything else allocates nothing per step.
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -9,6 +12,7 @@
 #include <numeric>
 #include <vector>
 
+#include "integrate/onednn_matmul.hpp"
 #include "lrnn/analysis/fixed_points.hpp"
 #include "lrnn/config/config.hpp"
 #include "lrnn/integrate/bulk_mode.hpp"
@@ -16,9 +20,11 @@
 #include "lrnn/model/network.hpp"
 #include "lrnn/task/context_switch.hpp"
 #include "support/malloc_counter.hpp"
+#include "support/scoped_env.hpp"
 
 using lrnn::test::g_counting;
 using lrnn::test::g_mallocs;
+using lrnn::test::ScopedEnv;
 
 namespace lrnn {
 namespace {
@@ -63,20 +69,50 @@ TEST(NoAlloc, CounterSeesAllocations) {
   EXPECT_EQ(v.sum(), 0.0);
 }
 
+// oneDNN 2.6 allocates inside each execute(): its map of arguments, even through the C API with a
+// fixed array of them and a caller-owned scratchpad. 6 small allocations per product measured
+// (~0.3 us against the product's 30-40 us); bounded so that more cannot creep in unnoticed.
+constexpr double kOneDnnAllocationsPerProduct = 8.0;
+
+// Allocations per bulk product of passes of 300 and 1200 steps (one product forward and one
+// backward per step).
+template <typename Scalar>
+double allocations_per_product(Index N, Index trials, BulkMode mode, double noise_std = 0.0) {
+  const long short_run = allocations_of_one_pass<Scalar>(15.0, N, trials, mode, noise_std);
+  const long long_run = allocations_of_one_pass<Scalar>(105.0, N, trials, mode, noise_std);
+  return static_cast<double>(long_run - short_run) / (2.0 * (1200 - 300));
+}
+
 TEST(NoAlloc, AllocationsDoNotGrowWithSteps) {
   LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
-  // The default shape (N = 500, 32 trials) and a short and a long trial: 300 vs 1200 steps.
-  const long short_run = allocations_of_one_pass<float>(15.0, 500, 32);
-  const long long_run = allocations_of_one_pass<float>(105.0, 500, 32);
-  EXPECT_EQ(short_run, long_run) << "allocations scale with the number of time steps";
-  EXPECT_LE(long_run, 4) << "a pass should allocate next to nothing";
+  {
+    // The default shape (N = 500, 32 trials) and a short and a long trial: 300 vs 1200 steps.
+    const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
+    const long short_run = allocations_of_one_pass<float>(15.0, 500, 32);
+    const long long_run = allocations_of_one_pass<float>(105.0, 500, 32);
+    EXPECT_EQ(short_run, long_run) << "allocations scale with the number of time steps";
+    EXPECT_LE(long_run, 4) << "a pass should allocate next to nothing";
+  }
   EXPECT_EQ(allocations_of_one_pass<double>(15.0, 200, 8),
             allocations_of_one_pass<double>(105.0, 200, 8));
+  // Below oneDNN's crossover (N < 100) float32 runs on the Eigen kernel without being forced.
+  EXPECT_EQ(allocations_of_one_pass<float>(15.0, 64, 16),
+            allocations_of_one_pass<float>(105.0, 64, 16));
+}
+
+TEST(NoAlloc, OneDnnFloat32AllocationsAreBounded) {
+  LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
+  if (!detail::f32_uses_onednn(500, 32)) GTEST_SKIP() << "float32 runs on lrnn's Eigen kernel here";
+  const double per_product = allocations_per_product<float>(500, 32, BulkMode::kNative);
+  std::printf("float32 on oneDNN (%s): %.1f allocations per product\n", detail::onednn_isa_name(),
+              per_product);
+  EXPECT_LE(per_product, kOneDnnAllocationsPerProduct);
 }
 
 TEST(NoAlloc, RecurrentNoiseAllocatesNothingPerStep) {
   LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   // Euler-Maruyama draws N x B normals every step into buffers sized once.
+  const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
   const long short_run = allocations_of_one_pass<float>(15.0, 500, 32, BulkMode::kNative, 0.1);
   EXPECT_EQ(short_run, allocations_of_one_pass<float>(105.0, 500, 32, BulkMode::kNative, 0.1));
   EXPECT_LE(short_run, 4);
@@ -84,25 +120,19 @@ TEST(NoAlloc, RecurrentNoiseAllocatesNothingPerStep) {
             allocations_of_one_pass<double>(105.0, 101, 5, BulkMode::kNative, 0.1));
 }
 
-// The same with bfloat16 bulk products. lrnn's fallback allocates nothing per step. oneDNN's
-// matmul does, inside its execute(): it builds its map of arguments (std::unordered_map) at every
-// call, which its API offers no way around; about 10 small allocations per product (~1 us against
-// the product's 30-40 us). That is bounded here, so that more cannot creep in unnoticed.
+// The same with bfloat16 bulk products. lrnn's fallback (on the Eigen kernel) allocates nothing
+// per step; oneDNN's bf16 products are bounded as its float32 ones are.
 TEST(NoAlloc, Bf16AllocationsDoNotGrowWithSteps) {
   LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   {
-    setenv("LRNN_BF16_FALLBACK", "1", 1);
+    const ScopedEnv fallback("LRNN_BF16_FALLBACK", "1");
+    const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
     const long short_run = allocations_of_one_pass<float>(15.0, 500, 16, BulkMode::kBf16);
     const long long_run = allocations_of_one_pass<float>(105.0, 500, 16, BulkMode::kBf16);
-    unsetenv("LRNN_BF16_FALLBACK");
     EXPECT_EQ(short_run, long_run) << "the fallback's allocations scale with the time steps";
   }
-  const long short_run = allocations_of_one_pass<float>(15.0, 500, 16, BulkMode::kBf16);
-  const long long_run = allocations_of_one_pass<float>(105.0, 500, 16, BulkMode::kBf16);
-  // 300 and 1200 steps, one product forward and one backward per step.
-  const double per_product = static_cast<double>(long_run - short_run) / (2.0 * (1200 - 300));
+  const double per_product = allocations_per_product<float>(500, 16, BulkMode::kBf16);
   std::printf("bf16 (%s): %.1f allocations per product\n", bf16_backend().c_str(), per_product);
-  constexpr double kOneDnnAllocationsPerProduct = 12.0;  // measured 10 with oneDNN 2.6
   EXPECT_LE(per_product, kOneDnnAllocationsPerProduct);
 }
 

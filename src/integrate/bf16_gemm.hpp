@@ -3,9 +3,9 @@
 // memory, with C and X rounded to bfloat16 (round to nearest even) on the way in.
 //
 // Two backends, chosen at run time:
-//   - oneDNN's matmul (Debian libdnnl-dev, when lrnn is built with it), on CPUs with bfloat16
-//     instructions (AMX-BF16, AVX512-BF16): C is converted and reordered into the kernel's layout
-//     once per pack(), each product converts only its block;
+//   - oneDNN's matmul (onednn_matmul.hpp), on CPUs with bfloat16 instructions (AMX-BF16,
+//     AVX512-BF16): C is converted and reordered into the kernel's layout once per pack(), each
+//     product converts only its block;
 //   - lrnn's own fallback elsewhere, or when LRNN_BF16_FALLBACK=1 is set: C and X rounded to
 //     bfloat16 values held in float32 and multiplied by the float32 GEMM. Correct, not fast.
 // The two sum in different orders, so their results differ in the last bits; each is
@@ -35,6 +35,10 @@ bool bf16_uses_onednn();
 /// e.g. "oneDNN brg:avx512_core_bf16 (AVX512-BF16)" or "lrnn fallback (...): slow".
 std::string bf16_backend_description();
 
+/// The bfloat16 products, with OneDnnMatmul's interface and contract (onednn_matmul.hpp): a
+/// OneDnnMatmul of bfloat16 inputs where bf16_uses_onednn(), else the fallback, which rounds C at
+/// pack() and the block at multiply() and allocates nothing per product. implementation() is
+/// oneDNN's kernel name, or "fallback".
 class Bf16Gemm {
  public:
   Bf16Gemm();
@@ -42,19 +46,9 @@ class Bf16Gemm {
   Bf16Gemm(const Bf16Gemm&) = delete;
   Bf16Gemm& operator=(const Bf16Gemm&) = delete;
 
-  /// Sizes for (n x n) times (n x cols) products. Allocates only on a new shape.
   void reserve(Index n, Index cols);
-
-  /// Converts C (n x n, column-major, leading dimension ldc) for out = C X (transposed = false)
-  /// or out = Cᵀ X (true). Call again whenever C changes.
   void pack(const float* C, Index ldc, bool transposed);
-
-  /// C X or Cᵀ X (as packed), X n x cols with leading dimension ldx: returns the n x cols result
-  /// (column-major, leading dimension n), valid until the next call. Allocates nothing.
   const float* multiply(bool transposed, const float* X, Index ldx);
-
-  /// The kernel that runs the products: oneDNN's implementation name (after reserve()), or
-  /// "fallback".
   std::string implementation() const;
 
  private:

@@ -4,15 +4,17 @@
 // `dst.noalias() += C * Phi` packs all of C on every call (and allocates the packing buffers once
 // they exceed EIGEN_STACK_ALLOCATION_LIMIT): for N = 500 and a block of 16 trials that is a 1 MB
 // copy for 8 MFLOP of work, at every one of the 2000 products of a training step. C is fixed, so
-// BulkProduct packs it once per solve (pack()) and then runs Eigen's own blocking loop and
-// micro-kernel (gebp) with the packed panels; only the N x cols right-hand side is packed per
-// product. The time loops allocate nothing. It uses Eigen's internal GEMM building blocks
-// (gemm_pack_lhs, gemm_pack_rhs, gebp_kernel, gemm_blocking_space; stable across Eigen 3.3-3.4)
-// in the order of Eigen's sequential general_matrix_matrix_product, so the sums are the same.
-//
-// In BulkMode::kBf16 (float only) the products run with bfloat16 inputs instead (Bf16Gemm): C is
-// converted once per pack(), each product converts its block and adds alpha times the float32
-// result.
+// BulkProduct packs it once per solve (pack()) and then only the N x cols right-hand side is
+// packed per product. Three kernels:
+//   - float32, where oneDNN is the faster kernel (f32_uses_onednn: AVX-512, N >= 100, blocks of
+//     5 trials or more): oneDNN's matmul with C reordered into its layout (OneDnnMatmul);
+//   - float64, and float32 elsewhere: Eigen's own blocking loop and micro-kernel (gebp) with the
+//     packed panels (gemm_pack_lhs, gemm_pack_rhs, gebp_kernel, gemm_blocking_space; stable across
+//     Eigen 3.3-3.4), in the order of Eigen's sequential general_matrix_matrix_product, so the
+//     sums are the same. It allocates nothing in the time loops;
+//   - BulkMode::kBf16 (float only): bfloat16 inputs (Bf16Gemm): C is converted once per pack(),
+//     each product converts its block.
+// oneDNN's products return C X, and dst += alpha * (C X) is added here.
 #pragma once
 
 #include <Eigen/Core>
@@ -24,6 +26,7 @@
 #include <vector>
 
 #include "integrate/bf16_gemm.hpp"
+#include "integrate/onednn_matmul.hpp"
 #include "lrnn/core/types.hpp"
 #include "lrnn/integrate/bulk_mode.hpp"
 
@@ -58,29 +61,26 @@ class BulkProduct {
   /// it). Takes effect at the next pack().
   void set_mode(BulkMode mode) {
     const bool bf16 = std::is_same_v<Scalar, float> && mode == BulkMode::kBf16;
-    if (bf16 && !bf16_) {
-      bf16_ = std::make_unique<Bf16Gemm>();
-      if (n_ >= 0) bf16_->reserve(n_, cols_);
-    }
+    if (bf16 && !bf16_) bf16_ = std::make_unique<Bf16Gemm>();
     use_bf16_ = bf16;
-    source_[0] = source_[1] = nullptr;
+    configure();
   }
 
   /// Sizes the workspace for (n x n) times (n x cols) products. Allocates only on a new shape.
   void reserve(Index n, Index cols) {
     if (n == n_ && cols == cols_) return;
-    if (bf16_) bf16_->reserve(n, cols);
     n_ = n;
     cols_ = cols;
     Blocking blocking(n, cols, n, 1, true);
     kc_ = blocking.kc();
     mc_ = std::min(n, blocking.mc());
     nc_ = std::min(cols, blocking.nc());
-    packed_[0].resize(n * n);
-    packed_[1].resize(n * n);
-    blockB_.resize(n * cols);
-    source_[0] = source_[1] = nullptr;
+    eigen_sized_ = false;
+    configure();
   }
+
+  /// Whether the float32 products run on oneDNN's matmul (after reserve()).
+  bool uses_onednn_f32() const { return use_onednn_f32_; }
 
   /// Packs C for the products of `orientations` (a mask of Orientation). C must stay unchanged
   /// (same address and values) until the next pack(); add() checks the address.
@@ -88,10 +88,14 @@ class BulkProduct {
   void pack(const MatC& C, unsigned orientations) {
     eigen_assert(C.rows() == n_ && C.cols() == n_);
     if constexpr (std::is_same_v<Scalar, float>) {
-      if (use_bf16_) {
+      if (use_bf16_ || use_onednn_f32_) {
         for (int which = 0; which < 2; ++which) {
           if ((orientations & (which == 0 ? kForward : kTransposed)) == 0) continue;
-          bf16_->pack(C.data(), C.outerStride(), which == 1);
+          if (use_bf16_) {
+            bf16_->pack(C.data(), C.outerStride(), which == 1);
+          } else {
+            onednn_f32_->pack(C.data(), C.outerStride(), which == 1);
+          }
           source_[which] = C.data();
         }
         return;
@@ -175,8 +179,10 @@ class BulkProduct {
     eigen_assert(X.rows() == n_ && X.cols() == cols_ && dst.rows() == n_ && dst.cols() == cols_);
     static_cast<void>(C);
     if constexpr (std::is_same_v<Scalar, float>) {
-      if (use_bf16_) {
-        const float* product = bf16_->multiply(which == 1, X.data(), X.outerStride());
+      if (use_bf16_ || use_onednn_f32_) {
+        const float* product = use_bf16_
+                                   ? bf16_->multiply(which == 1, X.data(), X.outerStride())
+                                   : onednn_f32_->multiply(which == 1, X.data(), X.outerStride());
         dst += alpha * Eigen::Map<const Eigen::MatrixXf>(product, n_, cols_);
         return;
       }
@@ -209,14 +215,43 @@ class BulkProduct {
     }
   }
 
+  /// Chooses the kernel for the mode and shape, and sizes its workspace: after a new shape or
+  /// mode. The choice of oneDNN for float32 (f32_uses_onednn) is made here, once per shape.
+  void configure() {
+    source_[0] = source_[1] = nullptr;
+    use_onednn_f32_ = false;
+    if (n_ < 0) return;
+    if constexpr (std::is_same_v<Scalar, float>) {
+      if (use_bf16_) {
+        bf16_->reserve(n_, cols_);
+        return;
+      }
+      if (f32_uses_onednn(n_, cols_)) {
+        if (!onednn_f32_) onednn_f32_ = std::make_unique<OneDnnMatmul>(MatmulInput::kF32);
+        onednn_f32_->reserve(n_, cols_);
+        use_onednn_f32_ = true;
+        return;
+      }
+    }
+    if (!eigen_sized_) {
+      packed_[0].resize(n_ * n_);
+      packed_[1].resize(n_ * n_);
+      blockB_.resize(n_ * cols_);
+      eigen_sized_ = true;
+    }
+  }
+
   Index n_ = -1;
   Index cols_ = -1;
   Index kc_ = 0, mc_ = 0, nc_ = 0;
   VecX<Scalar> packed_[2];                        ///< C's panels for C X, and Cᵀ's for Cᵀ X
   VecX<Scalar> blockB_;                           ///< X's panels
   const Scalar* source_[2] = {nullptr, nullptr};  ///< the C each was packed from
+  bool eigen_sized_ = false;                      ///< packed_ and blockB_ sized for the shape
   bool use_bf16_ = false;
+  bool use_onednn_f32_ = false;
   std::unique_ptr<Bf16Gemm> bf16_;  ///< the bfloat16 products, made on the first set_mode(kBf16)
+  std::unique_ptr<OneDnnMatmul> onednn_f32_;  ///< oneDNN's float32 products, made when chosen
 };
 
 }  // namespace lrnn::detail

@@ -619,8 +619,13 @@ class Trainer {
     warn_idle_ranks();
   }
 
-  // With bf16, which kernel the bulk products run on; the fallback is correct but slow.
+  // Which kernel the bulk products run on: float32's (oneDNN or lrnn's Eigen kernel), or bf16's,
+  // whose fallback is correct but slow.
   void log_bulk_backend() const {
+    if (config_.training.precision == Precision::kFloat32) {
+      spdlog::info("float32 bulk product: {}", float32_backend(config_.rnn.N));
+      return;
+    }
     if (config_.training.precision != Precision::kBf16) return;
     const std::string backend = bf16_backend();
     if (backend.rfind("oneDNN", 0) == 0) {
