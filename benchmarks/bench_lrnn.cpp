@@ -31,6 +31,7 @@
 #include <cstring>
 #include <exception>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -149,12 +150,14 @@ struct Sizes {
   std::vector<int> T_sweep = {50, 100, 200};
   int block_N = 500;  ///< C of Gemm/CxBlock
   int square_n = 2000;
+  std::vector<int> crossover_N = {32,  64,  100, 128,
+                                  160, 200, 500, 1000};  ///< the float32 kernels' sweep
 
   static Sizes smoke() {
     // T = 25 is the shortest trial whose stimulus period (T - T_burn) still holds the T_avg = 10
-    // loss window of the default task. N = 128: above oneDNN's float32 crossover (N >= 100), so
-    // that both float32 kernels run where the CPU has AVX-512.
-    return Sizes{128, 30, {32, 64}, {25, 30}, 128, 256};
+    // loss window of the default task. N = 128: above oneDNN's float32 crossover (N >= 100 for
+    // blocks of 16), so that both float32 kernels run where the CPU has AVX-512.
+    return Sizes{128, 30, {32, 64}, {25, 30}, 128, 256, {64, 128}};
   }
 };
 
@@ -469,8 +472,10 @@ void run_gemm_openblas(benchmark::State& state, Index rows, Index depth, Index c
 #endif
 
 /// C times a block the way a solver thread does it, on one thread: lrnn's BulkProduct (C packed
-/// once) in float32 on the Eigen kernel (kPacked) or on oneDNN's (kOneDnn), or its Bf16Gemm (bf16:
-/// C converted once, the block converted per product).
+/// once) in float32 on the Eigen kernel (kPacked), or its Bf16Gemm (bf16: C converted once, the
+/// block converted per product); or oneDNN's float32 matmul as BulkProduct runs it where it
+/// chooses it (kOneDnn: OneDnnMatmul and dst += alpha C X), at any shape, so that the crossover
+/// of the two float32 kernels can be measured.
 void run_solver_product(benchmark::State& state, Index n, Index cols, Backend backend) {
   using Mat = lrnn::MatX<float>;
   reset_peak_rss();
@@ -478,17 +483,24 @@ void run_solver_product(benchmark::State& state, Index n, Index cols, Backend ba
   const Mat C = Mat::Random(n, n);
   const Mat X = Mat::Random(n, cols);
   Mat Y = Mat::Zero(n, cols);
+  std::function<void()> product;
   lrnn::detail::BulkProduct<float> bulk;
-  bulk.reserve(n, cols);
-  bulk.set_mode(backend == Backend::kBf16 ? lrnn::BulkMode::kBf16 : lrnn::BulkMode::kNative);
-  if (backend == Backend::kOneDnn && !bulk.uses_onednn_f32()) {
-    state.SkipWithError("float32 does not run on oneDNN here");
-    return;
+  std::unique_ptr<lrnn::detail::OneDnnMatmul> onednn;
+  if (backend == Backend::kOneDnn) {
+    onednn = std::make_unique<lrnn::detail::OneDnnMatmul>(lrnn::detail::MatmulInput::kF32);
+    onednn->reserve(n, cols);
+    onednn->pack(C.data(), n, false);
+    state.SetLabel(onednn->implementation());
+    product = [&] { Y += Eigen::Map<const Mat>(onednn->multiply(false, X.data(), n), n, cols); };
+  } else {
+    bulk.reserve(n, cols);
+    bulk.set_mode(backend == Backend::kBf16 ? lrnn::BulkMode::kBf16 : lrnn::BulkMode::kNative);
+    bulk.pack(C, lrnn::detail::BulkProduct<float>::kForward);
+    product = [&] { bulk.add(1.0f, C, X, Y); };
   }
-  bulk.pack(C, lrnn::detail::BulkProduct<float>::kForward);
-  bulk.add(1.0f, C, X, Y);  // first touch, untimed
+  product();  // first touch, untimed
   for (auto _ : state) {
-    bulk.add(1.0f, C, X, Y);
+    product();
     benchmark::DoNotOptimize(Y.data());
     benchmark::ClobberMemory();
   }
@@ -554,7 +566,7 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
   // The product of a solver thread, C times a block of 16 trials, on its three paths: float32
   // through lrnn's packed Eigen kernel and through oneDNN (where lrnn chooses it), and bf16.
   for (const Backend b : {Backend::kPacked, Backend::kOneDnn, Backend::kBf16}) {
-    if (b == Backend::kOneDnn && !lrnn::detail::f32_uses_onednn(s.block_N, 16)) continue;
+    if (b == Backend::kOneDnn && !lrnn::detail::onednn_built()) continue;
     Spec x{Kind::kGemmBlock,
            Method::kEuler,
            b == Backend::kBf16 ? Precision::kBf16 : Precision::kFloat32,
@@ -602,6 +614,18 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
   add({Kind::kTrainStep, Method::kTsit5, Precision::kFloat32, s.N, s.T, 0, 2});
   add({Kind::kTrainStep, Method::kTsit5, Precision::kBf16, s.N, s.T, 0, 2});
   if (quick) return v;
+  // The crossover of the two float32 kernels (f32_uses_onednn's rule): C x block, one thread.
+  if (lrnn::detail::onednn_built()) {
+    for (const int N : s.crossover_N) {
+      for (const int cols : {1, 4, 5, 16}) {
+        for (const Backend b : {Backend::kPacked, Backend::kOneDnn}) {
+          Spec x{Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, N, 0, cols, 1};
+          x.backend = b;
+          add(x);
+        }
+      }
+    }
+  }
   for (const int N : s.N_sweep) {
     add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, N, s.T, 0, 2});
   }
@@ -781,6 +805,32 @@ void print_f32_kernel_summary(std::FILE* out, const CollectingReporter& rep,
   }
 }
 
+/// oneDNN's float32 product against the Eigen kernel's over N and the block's width: where lrnn
+/// chooses oneDNN (f32_uses_onednn), and whether that was the faster one here.
+void print_f32_crossover(std::FILE* out, const CollectingReporter& rep, const Sizes& sizes) {
+  auto rate = [&rep](int N, int cols, Backend b) {
+    Spec x{Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, N, 0, cols, 1};
+    x.backend = b;
+    return rep.value(x.name(), "bulk_GFLOPs");
+  };
+  bool header = false;
+  for (const int N : sizes.crossover_N) {
+    for (const int cols : {1, 4, 5, 16}) {
+      const auto e = rate(N, cols, Backend::kPacked), o = rate(N, cols, Backend::kOneDnn);
+      if (!e || !o) continue;
+      if (!header) {
+        std::fprintf(out,
+                     "\nfloat32 kernels, C (N x N) x block, one thread: GFLOP/s\n  %6s %5s %8s "
+                     "%8s %8s  %s\n",
+                     "N", "cols", "Eigen", "oneDNN", "ratio", "lrnn runs");
+        header = true;
+      }
+      std::fprintf(out, "  %6d %5d %8.1f %8.1f %7.2fx  %s\n", N, cols, *e, *o, *o / *e,
+                   lrnn::detail::f32_uses_onednn(N, cols) ? "oneDNN" : "Eigen");
+    }
+  }
+}
+
 /// The table the issue asks for: every step's bulk rate as a ratio to the square GEMM of the same
 /// precision and thread count measured in this run, the 2-thread speedup, the N and T sweeps.
 std::optional<double> value_of(const CollectingReporter& rep, const Spec& s, const char* key) {
@@ -901,6 +951,7 @@ void print_summary(std::FILE* out, const CollectingReporter& rep, const std::vec
   print_steps(out, rep, specs, sizes);
   print_bf16_summary(out, rep, specs, sizes);
   print_f32_kernel_summary(out, rep, specs, sizes);
+  print_f32_crossover(out, rep, sizes);
 
   const Spec one{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, sizes.N, sizes.T, 0, 1};
   Spec two = one;

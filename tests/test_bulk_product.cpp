@@ -1,6 +1,6 @@
 // The float32 bulk product on its two kernels: oneDNN's matmul where lrnn chooses it
-// (f32_uses_onednn: AVX-512, n >= 100, blocks of 5 trials or more) and lrnn's packed Eigen kernel
-// (forced with LRNN_F32_EIGEN=1), against the product in double; the choice itself; and the
+// (f32_uses_onednn: AVX-512, n >= 100 with 16 trials, n >= 200 with 5) and lrnn's packed Eigen
+// kernel (forced with LRNN_F32_EIGEN=1), against the product in double; the choice itself; and the
 // properties the solvers' determinism rests on.
 #include <gtest/gtest.h>
 
@@ -72,10 +72,15 @@ TEST(BulkProductF32, ChoosesOneDnnOnlyWhereItIsFaster) {
   const std::string isa = detail::onednn_isa_name();
   const bool avx512 = isa == "AVX-512" || isa == "AVX512-BF16" || isa == "AMX-BF16";
   std::printf("oneDNN ISA here: %s\n", isa.c_str());
-  EXPECT_EQ(f32_uses_onednn(500, 16), avx512 && detail::onednn_built());
-  EXPECT_EQ(f32_uses_onednn(100, 5), avx512 && detail::onednn_built());
-  // Small networks and one-trial blocks: Eigen's kernel is faster there.
+  const bool here = avx512 && detail::onednn_built();
+  EXPECT_EQ(f32_uses_onednn(500, 16), here);
+  EXPECT_EQ(f32_uses_onednn(100, 16), here);
+  EXPECT_EQ(f32_uses_onednn(200, 5), here);
+  EXPECT_EQ(f32_uses_onednn(1000, 32), here);
+  // Small networks and narrow blocks: Eigen's kernel is faster there, or as fast.
   EXPECT_FALSE(f32_uses_onednn(99, 16));
+  EXPECT_FALSE(f32_uses_onednn(199, 15));
+  EXPECT_FALSE(f32_uses_onednn(100, 5));
   EXPECT_FALSE(f32_uses_onednn(500, 4));
   EXPECT_FALSE(f32_uses_onednn(500, 1));
   {
@@ -89,7 +94,8 @@ TEST(BulkProductF32, ChoosesOneDnnOnlyWhereItIsFaster) {
 }
 
 TEST(BulkProductF32, BothKernelsAgreeWithDouble) {
-  for (const auto& [n, cols] : {std::pair<Index, Index>{500, 16}, {137, 5}, {1000, 32}}) {
+  for (const auto& [n, cols] :
+       {std::pair<Index, Index>{500, 16}, {213, 5}, {137, 16}, {1000, 32}}) {
     const Case c = make_case(n, cols);
     expect_products_close(c, f32_uses_onednn(n, cols), "chosen kernel");
     const ScopedEnv eigen("LRNN_F32_EIGEN", "1");

@@ -6,8 +6,9 @@
 // copy for 8 MFLOP of work, at every one of the 2000 products of a training step. C is fixed, so
 // BulkProduct packs it once per solve (pack()) and then only the N x cols right-hand side is
 // packed per product. Three kernels:
-//   - float32, where oneDNN is the faster kernel (f32_uses_onednn: AVX-512, N >= 100, blocks of
-//     5 trials or more): oneDNN's matmul with C reordered into its layout (OneDnnMatmul);
+//   - float32, where oneDNN is the faster kernel (f32_uses_onednn: AVX-512, N >= 100 with blocks
+//     of 16 trials, N >= 200 with 5 or more): oneDNN's matmul with C reordered into its layout
+//     (OneDnnMatmul);
 //   - float64, and float32 elsewhere: Eigen's own blocking loop and micro-kernel (gebp) with the
 //     packed panels (gemm_pack_lhs, gemm_pack_rhs, gebp_kernel, gemm_blocking_space; stable across
 //     Eigen 3.3-3.4), in the order of Eigen's sequential general_matrix_matrix_product, so the

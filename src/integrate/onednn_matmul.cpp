@@ -31,11 +31,15 @@ bool env_set(const char* name) {
   return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
 }
 
-// The products' crossover on an AMD EPYC with AVX-512 (one thread; docs/bench): oneDNN's float32
-// kernel is 1.15-1.4x faster than the packed Eigen one from n = 100 with 16 trials and 1.05-1.7x
-// from 5 trials, and up to 6x slower below (its per-call overhead, ~0.3 us, and its one-column
-// path).
-constexpr Index kF32MinN = 100;
+// The two float32 kernels' crossover, measured on an AMD EPYC with AVX-512 (one thread,
+// `lrnn-bench --benchmark_filter=CxBlock/f32/`, docs/bench/2026-12-03-f32-crossover-epyc.txt):
+// oneDNN is 1.02-1.3x faster than the packed Eigen kernel from n = 100 with blocks of 16 trials,
+// and 1.24-1.6x from n = 200 with 5; with fewer trials, or smaller n, it is up to 8x slower (its
+// per-call overhead, ~0.3 us, and its narrow-block paths). In between (n = 100-199 with 5-15
+// trials, 4 trials at n >= 200) the two are within 15 % and the Eigen kernel stays.
+constexpr Index kF32MinN = 100;  // with a full block of kF32FullCols trials
+constexpr Index kF32FullCols = 16;
+constexpr Index kF32MinNNarrow = 200;  // with kF32MinCols to kF32FullCols - 1 trials
 constexpr Index kF32MinCols = 5;
 
 #if LRNN_WITH_ONEDNN
@@ -79,8 +83,9 @@ bool onednn_has_bf16() {
 
 bool f32_uses_onednn(Index n, Index cols) {
 #if LRNN_WITH_ONEDNN
-  return isa_has(dnnl_cpu_isa_avx512_core) && n >= kF32MinN && cols >= kF32MinCols &&
-         !env_set("LRNN_F32_EIGEN");
+  const bool faster =
+      (n >= kF32MinN && cols >= kF32FullCols) || (n >= kF32MinNNarrow && cols >= kF32MinCols);
+  return faster && isa_has(dnnl_cpu_isa_avx512_core) && !env_set("LRNN_F32_EIGEN");
 #else
   static_cast<void>(n);
   static_cast<void>(cols);

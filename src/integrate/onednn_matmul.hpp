@@ -37,8 +37,8 @@ const char* onednn_isa_name();
 bool onednn_has_bf16();
 
 /// Whether float32 products of n x n by n x cols run on oneDNN here rather than on lrnn's packed
-/// Eigen kernel: lrnn built with oneDNN, a CPU with AVX-512 (oneDNN's brgemm kernels), n >= 100
-/// and cols >= 5 (below, the Eigen kernel is the faster one; measured crossover), and
+/// Eigen kernel: lrnn built with oneDNN, a CPU with AVX-512 (oneDNN's brgemm kernels), a shape
+/// where oneDNN measured faster (n >= 100 with cols >= 16, or n >= 200 with cols >= 5), and
 /// LRNN_F32_EIGEN not set (read at each call).
 bool f32_uses_onednn(Index n, Index cols);
 
