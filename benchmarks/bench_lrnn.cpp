@@ -552,45 +552,57 @@ void run(benchmark::State& state, const Spec& spec) {
   }
 }
 
-/// The benchmarks of a run, in the order they run: references first.
-std::vector<Spec> suite(const Sizes& s, bool quick) {
-  std::vector<Spec> v;
-  auto add = [&v](const Spec& x) {
-    if (std::find(v.begin(), v.end(), x) == v.end()) v.push_back(x);
-  };
+/// A run's list of benchmarks, each once, in the order they are added.
+class SuiteBuilder {
+ public:
+  void add(const Spec& x) {
+    if (std::find(v_.begin(), v_.end(), x) == v_.end()) v_.push_back(x);
+  }
+  /// add() with a backend set: the solver's own products, the Eigen-kernel steps.
+  void add(Spec x, Backend backend) {
+    x.backend = backend;
+    add(x);
+  }
+  std::vector<Spec> take() { return std::move(v_); }
+
+ private:
+  std::vector<Spec> v_;
+};
+
+/// The reference products: C times blocks of trials (plain Eigen, and the solver's own three
+/// paths), and the square GEMMs.
+void add_reference_products(SuiteBuilder& b, const Sizes& s) {
   for (const int threads : {1, 2}) {
     for (const int cols : {16, 32}) {
-      add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads});
+      b.add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads});
     }
   }
   // The product of a solver thread, C times a block of 16 trials, on its three paths: float32
   // through lrnn's packed Eigen kernel and through oneDNN (where lrnn chooses it), and bf16.
-  for (const Backend b : {Backend::kPacked, Backend::kOneDnn, Backend::kBf16}) {
-    if (b == Backend::kOneDnn && !lrnn::detail::onednn_built()) continue;
-    Spec x{Kind::kGemmBlock,
-           Method::kEuler,
-           b == Backend::kBf16 ? Precision::kBf16 : Precision::kFloat32,
-           s.block_N,
-           0,
-           16,
-           1};
-    x.backend = b;
-    add(x);
+  for (const Backend k : {Backend::kPacked, Backend::kOneDnn, Backend::kBf16}) {
+    if (k == Backend::kOneDnn && !lrnn::detail::onednn_built()) continue;
+    const Precision p = k == Backend::kBf16 ? Precision::kBf16 : Precision::kFloat32;
+    b.add({Kind::kGemmBlock, Method::kEuler, p, s.block_N, 0, 16, 1}, k);
   }
   for (const Precision p : {Precision::kFloat32, Precision::kFloat64}) {
     for (const int threads : {1, 2})
-      add({Kind::kGemmSquare, Method::kEuler, p, s.square_n, 0, 0, threads});
+      b.add({Kind::kGemmSquare, Method::kEuler, p, s.square_n, 0, 0, threads});
   }
+}
+
+/// The default-size steps: every precision, with and without the shipped noise, float32 on the
+/// Eigen kernel where it runs on oneDNN, the forward pass, and the adaptive methods.
+void add_default_steps(SuiteBuilder& b, const Sizes& s) {
   for (const Precision p : {Precision::kFloat32, Precision::kFloat64, Precision::kBf16}) {
     for (const int threads : {1, 2})
-      add({Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads});
+      b.add({Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads});
   }
   // float32 and bf16 without the shipped recurrent noise: the bulk products and the rest alone.
   for (const Precision p : {Precision::kFloat32, Precision::kBf16}) {
     for (const int threads : {1, 2}) {
       Spec x{Kind::kTrainStep, Method::kEuler, p, s.N, s.T, 0, threads};
       x.noise = false;
-      add(x);
+      b.add(x);
     }
   }
   // Where float32 runs on oneDNN: the same float32 steps on lrnn's Eigen kernel, to compare.
@@ -599,50 +611,57 @@ std::vector<Spec> suite(const Sizes& s, bool quick) {
       for (const int threads : {1, 2}) {
         Spec x{Kind::kTrainStep, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads};
         x.noise = noise;
-        x.backend = Backend::kPacked;
-        add(x);
+        b.add(x, Backend::kPacked);
       }
     }
-    Spec x{Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2};
-    x.backend = Backend::kPacked;
-    add(x);
+    b.add({Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2}, Backend::kPacked);
   }
   for (const int threads : {1, 2}) {
-    add({Kind::kForward, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads});
+    b.add({Kind::kForward, Method::kEuler, Precision::kFloat32, s.N, s.T, 0, threads});
   }
-  add({Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2});
-  add({Kind::kTrainStep, Method::kTsit5, Precision::kFloat32, s.N, s.T, 0, 2});
-  add({Kind::kTrainStep, Method::kTsit5, Precision::kBf16, s.N, s.T, 0, 2});
-  if (quick) return v;
+  b.add({Kind::kTrainStep, Method::kRk45, Precision::kFloat32, s.N, s.T, 0, 2});
+  b.add({Kind::kTrainStep, Method::kTsit5, Precision::kFloat32, s.N, s.T, 0, 2});
+  b.add({Kind::kTrainStep, Method::kTsit5, Precision::kBf16, s.N, s.T, 0, 2});
+}
+
+/// The full suite's sweeps: the float32 kernels' crossover, and the step over N and over T.
+void add_sweeps(SuiteBuilder& b, const Sizes& s) {
   // The crossover of the two float32 kernels (f32_uses_onednn's rule): C x block, one thread.
   if (lrnn::detail::onednn_built()) {
     for (const int N : s.crossover_N) {
       for (const int cols : {1, 4, 5, 16}) {
-        for (const Backend b : {Backend::kPacked, Backend::kOneDnn}) {
-          Spec x{Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, N, 0, cols, 1};
-          x.backend = b;
-          add(x);
+        for (const Backend k : {Backend::kPacked, Backend::kOneDnn}) {
+          b.add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, N, 0, cols, 1}, k);
         }
       }
     }
   }
   for (const int N : s.N_sweep) {
-    add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, N, s.T, 0, 2});
+    b.add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, N, s.T, 0, 2});
   }
   for (const int T : s.T_sweep) {
-    add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, s.N, T, 0, 2});
+    b.add({Kind::kTrainStep, Method::kEuler, Precision::kFloat32, s.N, T, 0, 2});
   }
 #ifdef LRNN_BENCH_OPENBLAS
   // Last, so that OpenBLAS's threads, which spin for a while after a call, slow nothing else.
   for (const int threads : {1, 2}) {
     for (const int cols : {16, 32}) {
-      add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads,
-           true});
+      b.add({Kind::kGemmBlock, Method::kEuler, Precision::kFloat32, s.block_N, 0, cols, threads,
+             true});
     }
-    add({Kind::kGemmSquare, Method::kEuler, Precision::kFloat32, s.square_n, 0, 0, threads, true});
+    b.add(
+        {Kind::kGemmSquare, Method::kEuler, Precision::kFloat32, s.square_n, 0, 0, threads, true});
   }
 #endif
-  return v;
+}
+
+/// The benchmarks of a run, in the order they run: references first.
+std::vector<Spec> suite(const Sizes& s, bool quick) {
+  SuiteBuilder b;
+  add_reference_products(b, s);
+  add_default_steps(b, s);
+  if (!quick) add_sweeps(b, s);
+  return b.take();
 }
 
 // ---------------------------------------------------------------------------------------------
