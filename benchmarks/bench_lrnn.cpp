@@ -209,19 +209,28 @@ void set_counters(benchmark::State& state, double bulk_flops, double trials_per_
 
 /// While it lives, float32 bulk products made (and re-chosen at each solve) run on lrnn's packed
 /// Eigen kernel instead of oneDNN's, when `on`: LRNN_F32_EIGEN=1, as a user would set it.
+/// The user's own setting is restored after.
 class ForceEigenKernel {
  public:
   explicit ForceEigenKernel(bool on) : on_(on) {
-    if (on_) setenv("LRNN_F32_EIGEN", "1", 1);
+    if (!on_) return;
+    if (const char* old = std::getenv("LRNN_F32_EIGEN")) old_ = old;
+    setenv("LRNN_F32_EIGEN", "1", 1);
   }
   ~ForceEigenKernel() {
-    if (on_) unsetenv("LRNN_F32_EIGEN");
+    if (!on_) return;
+    if (old_) {
+      setenv("LRNN_F32_EIGEN", old_->c_str(), 1);
+    } else {
+      unsetenv("LRNN_F32_EIGEN");
+    }
   }
   ForceEigenKernel(const ForceEigenKernel&) = delete;
   ForceEigenKernel& operator=(const ForceEigenKernel&) = delete;
 
  private:
   bool on_;
+  std::optional<std::string> old_;
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -750,11 +759,10 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep,
   packed.precision = Precision::kFloat32;
   packed.backend = Backend::kPacked;
   const auto bf16_block = value(peak, "bulk_GFLOPs");
-  // float32's own product: oneDNN's where it runs (that row ran), else the Eigen kernel.
+  // float32's own product: oneDNN's where float32 runs on it, else the Eigen kernel's.
   Spec chosen = packed;
-  chosen.backend = Backend::kOneDnn;
-  const auto f32_block =
-      value(chosen, "bulk_GFLOPs") ? value(chosen, "bulk_GFLOPs") : value(packed, "bulk_GFLOPs");
+  if (lrnn::detail::f32_uses_onednn(sizes.block_N, 16)) chosen.backend = Backend::kOneDnn;
+  const auto f32_block = value(chosen, "bulk_GFLOPs");
   std::fprintf(out, "\nbf16 (bulk product: %s)\n", lrnn::bf16_backend().c_str());
   std::fprintf(out, "  C x 16 trials, one thread: bf16 %s GFLOP/s, f32 %s GFLOP/s (%sx)\n",
                fixed(bf16_block, 1).c_str(), fixed(f32_block, 1).c_str(),
@@ -788,7 +796,8 @@ void print_bf16_summary(std::FILE* out, const CollectingReporter& rep,
       "  vs f32: the float32 step of the same method, noise and threads over this one; bulk "
       "rate: the bulk flops over the step's time; own rate: over the bulk products' own "
       "profiled time; /peak: over threads x Gemm/CxBlock/<precision>/cols:16/threads:1 "
-      "(bf16, or f32/onednn where it ran, else f32/packed); share: the products' share of the "
+      "(bf16, or float32's own: f32/onednn where float32 runs on it, else f32/packed); share: "
+      "the products' share of the "
       "step's time\n");
 }
 

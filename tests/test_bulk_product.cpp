@@ -3,10 +3,10 @@
 // kernel (forced with LRNN_F32_EIGEN=1), against the product in double; the choice itself; and the
 // properties the solvers' determinism rests on.
 #include <gtest/gtest.h>
+#include <omp.h>
 
 #include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string>
 #include <thread>
 
@@ -69,6 +69,7 @@ void expect_products_close(const Case& c, bool expect_onednn, const std::string&
 }
 
 TEST(BulkProductF32, ChoosesOneDnnOnlyWhereItIsFaster) {
+  const ScopedEnv unset("LRNN_F32_EIGEN", nullptr);  // a user's setting would force Eigen
   const std::string isa = detail::onednn_isa_name();
   const bool avx512 = isa == "AVX-512" || isa == "AVX512-BF16" || isa == "AMX-BF16";
   std::printf("oneDNN ISA here: %s\n", isa.c_str());
@@ -94,6 +95,7 @@ TEST(BulkProductF32, ChoosesOneDnnOnlyWhereItIsFaster) {
 }
 
 TEST(BulkProductF32, BothKernelsAgreeWithDouble) {
+  const ScopedEnv unset("LRNN_F32_EIGEN", nullptr);
   for (const auto& [n, cols] :
        {std::pair<Index, Index>{500, 16}, {213, 5}, {137, 16}, {1000, 32}}) {
     const Case c = make_case(n, cols);
@@ -147,43 +149,90 @@ TEST(BulkProductF32, RepackingFollowsANewC) {
   EXPECT_TRUE(after == 2.0f * before) << "the product did not follow the repacked C";
 }
 
-TEST(BulkProductF32, SameBitsOnAnyThreadAndInstance) {
-  // The solvers' determinism across thread counts, resume and MPI ranks rests on this: a block's
-  // product depends only on C and the block, not on which object or thread computes it.
-  const Index n = 500, cols = 16;
-  const Case c = make_case(n, cols);
-  const auto product = [&c](MatX<float>& out) {
-    BulkProduct<float> bulk;
-    bulk.reserve(c.C.rows(), c.X.cols());
-    bulk.pack(c.C, kBoth);
-    out = c.dst0;
-    bulk.add(0.3f, c.C, c.X, out);
-    bulk.add_transposed(0.3f, c.C, c.X, out);
-  };
-  MatX<float> here, on_thread_1, on_thread_2;
-  product(here);
-  std::thread t1([&] { product(on_thread_1); });
-  std::thread t2([&] { product(on_thread_2); });
-  t1.join();
-  t2.join();
-  EXPECT_EQ(std::memcmp(here.data(), on_thread_1.data(), sizeof(float) * n * cols), 0);
-  EXPECT_EQ(std::memcmp(here.data(), on_thread_2.data(), sizeof(float) * n * cols), 0);
+// dst0 + 0.3 (C X + Cᵀ X) from `bulk` after a pack of C.
+MatX<float> both_products(BulkProduct<float>& bulk, const Case& c) {
+  bulk.pack(c.C, kBoth);
+  MatX<float> out = c.dst0;
+  bulk.add(0.3f, c.C, c.X, out);
+  bulk.add_transposed(0.3f, c.C, c.X, out);
+  return out;
 }
 
-TEST(BulkProductF32, DoubleNeverUsesOneDnn) {
-  // float64 keeps its bits: lrnn's packed Eigen kernel always.
-  BulkProduct<double> bulk;
+MatX<float> fresh_products(const Case& c) {
+  BulkProduct<float> bulk;
+  bulk.reserve(c.C.rows(), c.X.cols());
+  return both_products(bulk, c);
+}
+
+TEST(BulkProductF32, AnObjectThatChangedShapeOrKernelGivesAFreshOnesBits) {
+  // The solvers keep their BulkProduct across solves of other shapes (a batch's partial last
+  // block) and choose the kernel again at every solve (LRNN_F32_EIGEN read there): the bits of
+  // a block's product must not depend on what the object did before.
+  const ScopedEnv unset("LRNN_F32_EIGEN", nullptr);
+  const Case c = make_case(500, 16);
+  const Case other = make_case(200, 5);
+  const MatX<float> fresh_chosen = fresh_products(c);
+  MatX<float> fresh_eigen;
+  {
+    const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
+    fresh_eigen = fresh_products(c);
+  }
+  BulkProduct<float> bulk;
   bulk.reserve(500, 16);
-  EXPECT_FALSE(bulk.uses_onednn_f32());
+  both_products(bulk, c);
+  bulk.reserve(200, 5);  // another shape, and back
+  both_products(bulk, other);
+  bulk.reserve(500, 16);
+  EXPECT_TRUE(both_products(bulk, c) == fresh_chosen) << "after another shape";
+  {
+    const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
+    bulk.set_mode(BulkMode::kNative);  // a new solve: the kernel is chosen again
+    EXPECT_FALSE(bulk.uses_onednn_f32());
+    EXPECT_TRUE(both_products(bulk, c) == fresh_eigen) << "switched to the Eigen kernel";
+  }
+  bulk.set_mode(BulkMode::kNative);
+  EXPECT_EQ(bulk.uses_onednn_f32(), onednn_here());
+  EXPECT_TRUE(both_products(bulk, c) == fresh_chosen) << "switched back";
+  bulk.set_mode(BulkMode::kBf16);  // and through a bf16 solve
+  both_products(bulk, c);
+  bulk.set_mode(BulkMode::kNative);
+  EXPECT_TRUE(both_products(bulk, c) == fresh_chosen) << "after a bf16 solve";
+  // The kernels differ in their order of summation, so on a machine that has both the two
+  // results differ: a sign that each path ran what it says.
+  if (onednn_here()) {
+    EXPECT_FALSE(fresh_chosen == fresh_eigen);
+  }
 }
 
-TEST(BulkProductF32, Bf16ModeDoesNotUseTheFloat32Kernel) {
+TEST(BulkProductF32, SameBitsOnEveryThread) {
+  // Each product runs on one thread whatever the caller's OpenMP settings, so a block's bits do
+  // not depend on the thread that computes it or on how many threads that one would start.
+  const Case c = make_case(500, 16);
+  const MatX<float> here = fresh_products(c);
+  MatX<float> on_thread;
+  std::thread t([&] {
+    omp_set_num_threads(2);
+    on_thread = fresh_products(c);
+  });
+  t.join();
+  EXPECT_TRUE(on_thread == here);
+}
+
+TEST(BulkProductF32, TheBf16FallbackKeepsLrnnsOwnKernel) {
+  // The fallback rounds its inputs and multiplies them with lrnn's Eigen kernel, never with
+  // oneDNN's float32 one: its bits do not depend on whether the CPU has AVX-512.
+  const ScopedEnv unset("LRNN_F32_EIGEN", nullptr);
+  const ScopedEnv fallback("LRNN_BF16_FALLBACK", "1");
+  const Case c = make_case(500, 16);
   BulkProduct<float> bulk;
   bulk.reserve(500, 16);
   bulk.set_mode(BulkMode::kBf16);
-  EXPECT_FALSE(bulk.uses_onednn_f32());
-  bulk.set_mode(BulkMode::kNative);
-  EXPECT_EQ(bulk.uses_onednn_f32(), onednn_here());
+  const MatX<float> chosen = both_products(bulk, c);
+  const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
+  BulkProduct<float> forced;
+  forced.reserve(500, 16);
+  forced.set_mode(BulkMode::kBf16);
+  EXPECT_TRUE(both_products(forced, c) == chosen);
 }
 
 }  // namespace

@@ -120,13 +120,13 @@ TEST(NoAlloc, RecurrentNoiseAllocatesNothingPerStep) {
             allocations_of_one_pass<double>(105.0, 101, 5, BulkMode::kNative, 0.1));
 }
 
-// The same with bfloat16 bulk products. lrnn's fallback (on the Eigen kernel) allocates nothing
-// per step; oneDNN's bf16 products are bounded as its float32 ones are.
+// The same with bfloat16 bulk products. lrnn's fallback (always on the Eigen kernel) allocates
+// nothing per step; oneDNN's bf16 products are bounded as its float32 ones are.
 TEST(NoAlloc, Bf16AllocationsDoNotGrowWithSteps) {
   LRNN_SKIP_WITHOUT_MALLOC_COUNTER();
   {
+    // The fallback keeps lrnn's Eigen kernel for its float32 product, oneDNN or not.
     const ScopedEnv fallback("LRNN_BF16_FALLBACK", "1");
-    const ScopedEnv eigen("LRNN_F32_EIGEN", "1");
     const long short_run = allocations_of_one_pass<float>(15.0, 500, 16, BulkMode::kBf16);
     const long long_run = allocations_of_one_pass<float>(105.0, 500, 16, BulkMode::kBf16);
     EXPECT_EQ(short_run, long_run) << "the fallback's allocations scale with the time steps";

@@ -71,6 +71,7 @@ void Bf16Gemm::reserve(Index n, Index cols) {
   m.X_rounded.resize(n, cols);
   for (int d = 0; d < 2; ++d) {
     m.C_rounded[d].resize(n, n);
+    m.gemm[d].keep_eigen_kernel();
     m.gemm[d].reserve(n, cols);
   }
 }

@@ -7,7 +7,9 @@
 //     AVX512-BF16): C is converted and reordered into the kernel's layout once per pack(), each
 //     product converts only its block;
 //   - lrnn's own fallback elsewhere, or when LRNN_BF16_FALLBACK=1 is set: C and X rounded to
-//     bfloat16 values held in float32 and multiplied by the float32 GEMM. Correct, not fast.
+//     bfloat16 values held in float32 and multiplied by lrnn's packed Eigen kernel (never by
+//     oneDNN's float32 one: the fallback's bits do not depend on the CPU's AVX-512). Correct,
+//     not fast.
 // The two sum in different orders, so their results differ in the last bits; each is
 // deterministic (one thread per product: the parallelism is over blocks of trials).
 #pragma once

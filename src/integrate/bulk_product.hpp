@@ -83,6 +83,13 @@ class BulkProduct {
   /// Whether the float32 products run on oneDNN's matmul (after reserve()).
   bool uses_onednn_f32() const { return use_onednn_f32_; }
 
+  /// Keeps this product on the Eigen kernel whatever f32_uses_onednn says: for the bf16
+  /// fallback's inner product, which stays lrnn's own (its bits and "allocates nothing").
+  void keep_eigen_kernel() {
+    eigen_only_ = true;
+    configure();
+  }
+
   /// Packs C for the products of `orientations` (a mask of Orientation). C must stay unchanged
   /// (same address and values) until the next pack(); add() checks the address.
   template <typename MatC>
@@ -216,8 +223,8 @@ class BulkProduct {
     }
   }
 
-  /// Chooses the kernel for the mode and shape, and sizes its workspace: after a new shape or
-  /// mode. The choice of oneDNN for float32 (f32_uses_onednn) is made here, once per shape.
+  /// Chooses the kernel for the mode and shape, and sizes its workspace: after a new shape and at
+  /// every set_mode(), i.e. at the start of every solve, so LRNN_F32_EIGEN is read there.
   void configure() {
     source_[0] = source_[1] = nullptr;
     use_onednn_f32_ = false;
@@ -227,7 +234,7 @@ class BulkProduct {
         bf16_->reserve(n_, cols_);
         return;
       }
-      if (f32_uses_onednn(n_, cols_)) {
+      if (!eigen_only_ && f32_uses_onednn(n_, cols_)) {
         if (!onednn_f32_) onednn_f32_ = std::make_unique<OneDnnMatmul>(MatmulInput::kF32);
         onednn_f32_->reserve(n_, cols_);
         use_onednn_f32_ = true;
@@ -251,6 +258,7 @@ class BulkProduct {
   bool eigen_sized_ = false;                      ///< packed_ and blockB_ sized for the shape
   bool use_bf16_ = false;
   bool use_onednn_f32_ = false;
+  bool eigen_only_ = false;         ///< keep_eigen_kernel()
   std::unique_ptr<Bf16Gemm> bf16_;  ///< the bfloat16 products, made on the first set_mode(kBf16)
   std::unique_ptr<OneDnnMatmul> onednn_f32_;  ///< oneDNN's float32 products, made when chosen
 };

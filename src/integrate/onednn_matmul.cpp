@@ -33,10 +33,11 @@ bool env_set(const char* name) {
 
 // The two float32 kernels' crossover, measured on an AMD EPYC with AVX-512 (one thread,
 // `lrnn-bench --benchmark_filter=CxBlock/f32/`, docs/bench/2026-12-03-f32-crossover-epyc.txt):
-// oneDNN is 1.02-1.3x faster than the packed Eigen kernel from n = 100 with blocks of 16 trials,
-// and 1.24-1.6x from n = 200 with 5; with fewer trials, or smaller n, it is up to 8x slower (its
-// per-call overhead, ~0.3 us, and its narrow-block paths). In between (n = 100-199 with 5-15
-// trials, 4 trials at n >= 200) the two are within 15 % and the Eigen kernel stays.
+// oneDNN is 1.2-1.4x faster than the packed Eigen kernel from n = 100 with blocks of 16 trials,
+// and 1.2-1.6x from n = 200 with 5; with fewer trials, or smaller n, it is up to 8x slower (its
+// per-call overhead, ~0.3 us, and its narrow-block paths). In between (n = 100-199 with 5
+// trials, 4 trials at n >= 200) it measured 0.78-1.23x, and the Eigen kernel stays. Widths of
+// 6-15 trials (a batch's last block) were not measured; they are treated as 5.
 constexpr Index kF32MinN = 100;  // with a full block of kF32FullCols trials
 constexpr Index kF32FullCols = 16;
 constexpr Index kF32MinNNarrow = 200;  // with kF32MinCols to kF32FullCols - 1 trials
@@ -175,8 +176,8 @@ OneDnnMatmul::~OneDnnMatmul() = default;
 void OneDnnMatmul::reserve(Index n, Index cols) {
   Impl& m = *impl_;
   if (n == m.n && cols == m.cols) return;
-  m.n = n;
-  m.cols = cols;
+  // The shape is recorded last: if making a primitive throws, the next reserve() starts again.
+  m.n = m.cols = -1;
   m.out.resize(n, cols);
 #if LRNN_WITH_ONEDNN
   using dnnl::memory;
@@ -208,6 +209,8 @@ void OneDnnMatmul::reserve(Index n, Index cols) {
     m.impl = pd.impl_info_str();
   }
 #endif
+  m.n = n;
+  m.cols = cols;
 }
 
 void OneDnnMatmul::pack(const float* C, Index ldc, bool transposed) {
@@ -282,10 +285,10 @@ std::string OneDnnMatmul::implementation() const {
 
 namespace lrnn {
 
-std::string float32_backend(int N) {
-  if (detail::f32_uses_onednn(N, 16)) {
+std::string float32_backend(int N, int trials) {
+  if (detail::f32_uses_onednn(N, trials)) {
     detail::OneDnnMatmul probe(detail::MatmulInput::kF32);
-    probe.reserve(N, 16);
+    probe.reserve(N, trials);
     return "oneDNN " + probe.implementation() + " (" + detail::onednn_isa_name() + ")";
   }
   std::string why = "this CPU has no AVX-512";
@@ -293,8 +296,9 @@ std::string float32_backend(int N) {
     why = "built without oneDNN";
   } else if (detail::env_set("LRNN_F32_EIGEN")) {
     why = "LRNN_F32_EIGEN is set";
-  } else if (N < detail::kF32MinN) {
-    why = "the faster one for N < 100";
+  } else if (N < detail::kF32MinN || trials < detail::kF32MinCols ||
+             (trials < detail::kF32FullCols && N < detail::kF32MinNNarrow)) {
+    why = "the faster one for this N and block";
   }
   return "lrnn's packed Eigen kernel (" + why + ")";
 }

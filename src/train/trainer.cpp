@@ -623,7 +623,10 @@ class Trainer {
   // whose fallback is correct but slow.
   void log_bulk_backend() const {
     if (config_.training.precision == Precision::kFloat32) {
-      spdlog::info("float32 bulk product: {}", float32_backend(config_.rnn.N));
+      // The kernel of the batch's full blocks (a partial last block may run on the other).
+      const auto trials = static_cast<int>(
+          std::min<Index>(config_.training.batch_size, BatchGradient<Scalar>::kTrialsPerBlock));
+      spdlog::info("float32 bulk product: {}", float32_backend(config_.rnn.N, trials));
       return;
     }
     if (config_.training.precision != Precision::kBf16) return;

@@ -14,10 +14,11 @@ enum class BulkMode {
   kBf16,
 };
 
-/// Which kernel float32 bulk products of an N-unit network run on here, for blocks of 16 trials
-/// (BulkMode::kNative): "oneDNN <kernel> (<ISA>)" where lrnn chooses oneDNN's matmul (a CPU with
-/// AVX-512, N >= 100, LRNN_F32_EIGEN not set), else "lrnn's packed Eigen kernel (why)".
-std::string float32_backend(int N);
+/// Which kernel float32 bulk products of an N-unit network run on here, for blocks of `trials`
+/// trials (BulkMode::kNative): "oneDNN <kernel> (<ISA>)" where lrnn chooses oneDNN's matmul (a
+/// CPU with AVX-512, a shape where it measured faster, LRNN_F32_EIGEN not set), else "lrnn's
+/// packed Eigen kernel (why)".
+std::string float32_backend(int N, int trials = 16);
 
 /// Which backend and instruction set BulkMode::kBf16 runs on here, for logs and lrnn-bench:
 /// "oneDNN <kernel> (AMX-BF16)", "oneDNN <kernel> (AVX512-BF16)", or "lrnn fallback (why): slow".
