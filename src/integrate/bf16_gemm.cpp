@@ -3,8 +3,6 @@
 #include "integrate/bf16_gemm.hpp"
 
 #include <bit>
-#include <cstdlib>
-#include <cstring>
 #include <string>
 
 #include "integrate/bulk_product.hpp"
@@ -34,10 +32,7 @@ float round_to_bf16(float x) {
 
 namespace {
 
-bool fallback_forced() {
-  const char* v = std::getenv("LRNN_BF16_FALLBACK");
-  return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
-}
+bool fallback_forced() { return env_set("LRNN_BF16_FALLBACK"); }
 
 }  // namespace
 

@@ -18,6 +18,7 @@
 #include <memory>
 #include <string>
 
+#include "integrate/block_product.hpp"
 #include "lrnn/core/types.hpp"
 
 namespace lrnn::detail {
@@ -37,21 +38,18 @@ bool bf16_uses_onednn();
 /// e.g. "oneDNN brg:avx512_core_bf16 (AVX512-BF16)" or "lrnn fallback (...): slow".
 std::string bf16_backend_description();
 
-/// The bfloat16 products, with OneDnnMatmul's interface and contract (onednn_matmul.hpp): a
-/// OneDnnMatmul of bfloat16 inputs where bf16_uses_onednn(), else the fallback, which rounds C at
-/// pack() and the block at multiply() and allocates nothing per product. implementation() is
-/// oneDNN's kernel name, or "fallback".
-class Bf16Gemm {
+/// The bfloat16 products: a OneDnnMatmul of bfloat16 inputs where bf16_uses_onednn(), else the
+/// fallback, which rounds C at pack() and the block at multiply() and allocates nothing per
+/// product. implementation() is oneDNN's kernel name, or "fallback".
+class Bf16Gemm final : public BlockProduct {
  public:
   Bf16Gemm();
-  ~Bf16Gemm();
-  Bf16Gemm(const Bf16Gemm&) = delete;
-  Bf16Gemm& operator=(const Bf16Gemm&) = delete;
+  ~Bf16Gemm() override;
 
-  void reserve(Index n, Index cols);
-  void pack(const float* C, Index ldc, bool transposed);
-  const float* multiply(bool transposed, const float* X, Index ldx);
-  std::string implementation() const;
+  void reserve(Index n, Index cols) override;
+  void pack(const float* C, Index ldc, bool transposed) override;
+  const float* multiply(bool transposed, const float* X, Index ldx) override;
+  std::string implementation() const override;
 
  private:
   struct Impl;

@@ -61,9 +61,7 @@ class BulkProduct {
   /// How the next pack() and products compute: kBf16 for float only (a double product ignores
   /// it). Takes effect at the next pack().
   void set_mode(BulkMode mode) {
-    const bool bf16 = std::is_same_v<Scalar, float> && mode == BulkMode::kBf16;
-    if (bf16 && !bf16_) bf16_ = std::make_unique<Bf16Gemm>();
-    use_bf16_ = bf16;
+    bf16_mode_ = std::is_same_v<Scalar, float> && mode == BulkMode::kBf16;
     configure();
   }
 
@@ -76,12 +74,11 @@ class BulkProduct {
     kc_ = blocking.kc();
     mc_ = std::min(n, blocking.mc());
     nc_ = std::min(cols, blocking.nc());
-    eigen_sized_ = false;
     configure();
   }
 
   /// Whether the float32 products run on oneDNN's matmul (after reserve()).
-  bool uses_onednn_f32() const { return use_onednn_f32_; }
+  bool uses_onednn_f32() const { return external_ != nullptr && external_ == onednn_f32_.get(); }
 
   /// Keeps this product on the Eigen kernel whatever f32_uses_onednn says: for the bf16
   /// fallback's inner product, which stays lrnn's own (its bits and "allocates nothing").
@@ -96,14 +93,10 @@ class BulkProduct {
   void pack(const MatC& C, unsigned orientations) {
     eigen_assert(C.rows() == n_ && C.cols() == n_);
     if constexpr (std::is_same_v<Scalar, float>) {
-      if (use_bf16_ || use_onednn_f32_) {
+      if (external_ != nullptr) {
         for (int which = 0; which < 2; ++which) {
           if ((orientations & (which == 0 ? kForward : kTransposed)) == 0) continue;
-          if (use_bf16_) {
-            bf16_->pack(C.data(), C.outerStride(), which == 1);
-          } else {
-            onednn_f32_->pack(C.data(), C.outerStride(), which == 1);
-          }
+          external_->pack(C.data(), C.outerStride(), which == 1);
           source_[which] = C.data();
         }
         return;
@@ -187,10 +180,8 @@ class BulkProduct {
     eigen_assert(X.rows() == n_ && X.cols() == cols_ && dst.rows() == n_ && dst.cols() == cols_);
     static_cast<void>(C);
     if constexpr (std::is_same_v<Scalar, float>) {
-      if (use_bf16_ || use_onednn_f32_) {
-        const float* product = use_bf16_
-                                   ? bf16_->multiply(which == 1, X.data(), X.outerStride())
-                                   : onednn_f32_->multiply(which == 1, X.data(), X.outerStride());
+      if (external_ != nullptr) {
+        const float* product = external_->multiply(which == 1, X.data(), X.outerStride());
         dst += alpha * Eigen::Map<const Eigen::MatrixXf>(product, n_, cols_);
         return;
       }
@@ -227,26 +218,25 @@ class BulkProduct {
   /// every set_mode(), i.e. at the start of every solve, so LRNN_F32_EIGEN is read there.
   void configure() {
     source_[0] = source_[1] = nullptr;
-    use_onednn_f32_ = false;
+    external_ = nullptr;
     if (n_ < 0) return;
     if constexpr (std::is_same_v<Scalar, float>) {
-      if (use_bf16_) {
-        bf16_->reserve(n_, cols_);
-        return;
-      }
-      if (!eigen_only_ && f32_uses_onednn(n_, cols_)) {
+      if (bf16_mode_) {
+        if (!bf16_) bf16_ = std::make_unique<Bf16Gemm>();
+        external_ = bf16_.get();
+      } else if (!eigen_only_ && f32_uses_onednn(n_, cols_)) {
         if (!onednn_f32_) onednn_f32_ = std::make_unique<OneDnnMatmul>(MatmulInput::kF32);
-        onednn_f32_->reserve(n_, cols_);
-        use_onednn_f32_ = true;
-        return;
+        external_ = onednn_f32_.get();
       }
     }
-    if (!eigen_sized_) {
-      packed_[0].resize(n_ * n_);
-      packed_[1].resize(n_ * n_);
-      blockB_.resize(n_ * cols_);
-      eigen_sized_ = true;
+    if (external_ != nullptr) {
+      external_->reserve(n_, cols_);
+      return;
     }
+    // Eigen's resize() keeps a buffer whose size is unchanged.
+    packed_[0].resize(n_ * n_);
+    packed_[1].resize(n_ * n_);
+    blockB_.resize(n_ * cols_);
   }
 
   Index n_ = -1;
@@ -255,12 +245,11 @@ class BulkProduct {
   VecX<Scalar> packed_[2];                        ///< C's panels for C X, and Cᵀ's for Cᵀ X
   VecX<Scalar> blockB_;                           ///< X's panels
   const Scalar* source_[2] = {nullptr, nullptr};  ///< the C each was packed from
-  bool eigen_sized_ = false;                      ///< packed_ and blockB_ sized for the shape
-  bool use_bf16_ = false;
-  bool use_onednn_f32_ = false;
-  bool eigen_only_ = false;         ///< keep_eigen_kernel()
-  std::unique_ptr<Bf16Gemm> bf16_;  ///< the bfloat16 products, made on the first set_mode(kBf16)
+  bool bf16_mode_ = false;                        ///< set_mode(kBf16), float only
+  bool eigen_only_ = false;                       ///< keep_eigen_kernel()
+  std::unique_ptr<Bf16Gemm> bf16_;  ///< the bfloat16 products, made at the first bf16 solve
   std::unique_ptr<OneDnnMatmul> onednn_f32_;  ///< oneDNN's float32 products, made when chosen
+  BlockProduct* external_ = nullptr;  ///< whichever of the two runs the products; null: Eigen's
 };
 
 }  // namespace lrnn::detail

@@ -24,12 +24,12 @@
 
 namespace lrnn::detail {
 
-namespace {
-
 bool env_set(const char* name) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' && std::strcmp(v, "0") != 0;
 }
+
+namespace {
 
 // The two float32 kernels' crossover, measured on an AMD EPYC with AVX-512 (one thread,
 // `lrnn-bench --benchmark_filter=CxBlock/f32/`, docs/bench/2026-12-03-f32-crossover-epyc.txt):

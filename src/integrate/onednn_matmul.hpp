@@ -20,11 +20,16 @@
 #include <memory>
 #include <string>
 
+#include "integrate/block_product.hpp"
 #include "lrnn/core/types.hpp"
 
 namespace lrnn::detail {
 
 enum class MatmulInput { kF32, kBf16 };
+
+/// Whether the switch `name` (LRNN_F32_EIGEN, LRNN_BF16_FALLBACK) is set: to anything but "" or
+/// "0".
+bool env_set(const char* name);
 
 /// Whether this build has oneDNN.
 bool onednn_built();
@@ -42,26 +47,17 @@ bool onednn_has_bf16();
 /// LRNN_F32_EIGEN not set (read at each call).
 bool f32_uses_onednn(Index n, Index cols);
 
-class OneDnnMatmul {
+/// reserve() makes the two primitives; pack() converts and reorders C into the kernel's layout;
+/// implementation() is oneDNN's name for the kernel (after reserve()), e.g. "brg:avx512_core".
+class OneDnnMatmul final : public BlockProduct {
  public:
   explicit OneDnnMatmul(MatmulInput input);
-  ~OneDnnMatmul();
-  OneDnnMatmul(const OneDnnMatmul&) = delete;
-  OneDnnMatmul& operator=(const OneDnnMatmul&) = delete;
+  ~OneDnnMatmul() override;
 
-  /// Sizes for (n x n) times (n x cols) products: makes the two primitives. Only on a new shape.
-  void reserve(Index n, Index cols);
-
-  /// Converts C (n x n, column-major, leading dimension ldc) into the kernel's layout for
-  /// out = C X (transposed = false) or out = Cᵀ X (true). Call again whenever C changes.
-  void pack(const float* C, Index ldc, bool transposed);
-
-  /// C X or Cᵀ X (as packed), X n x cols with leading dimension ldx: returns the n x cols result
-  /// (column-major, leading dimension n), valid until the next call.
-  const float* multiply(bool transposed, const float* X, Index ldx);
-
-  /// oneDNN's name for the kernel (after reserve()), e.g. "brg:avx512_core".
-  std::string implementation() const;
+  void reserve(Index n, Index cols) override;
+  void pack(const float* C, Index ldc, bool transposed) override;
+  const float* multiply(bool transposed, const float* X, Index ldx) override;
+  std::string implementation() const override;
 
  private:
   struct Impl;
